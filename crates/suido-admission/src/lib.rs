@@ -1,0 +1,1 @@
+//! suido-admission (work in progress).

@@ -1,0 +1,1 @@
+//! Suido API types.

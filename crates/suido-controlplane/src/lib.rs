@@ -1,0 +1,1 @@
+//! suido-controlplane (work in progress).

@@ -1,0 +1,1 @@
+//! suido-sla (work in progress).

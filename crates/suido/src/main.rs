@@ -1,0 +1,33 @@
+//! The `suido` command line: one binary with a subcommand per job.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Suido: declarative infrastructure for the water utilities' shared IT platform.
+#[derive(Debug, Parser)]
+#[command(name = "suido", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every CustomResourceDefinition as multi-document YAML.
+    Crds(cmd::crds::Args),
+    /// Service-level (SLA) arithmetic: monthly availability and refunds.
+    #[command(subcommand)]
+    Sla(cmd::sla::Command),
+    /// Run the local Kubernetes-compatible control plane.
+    ControlPlane(cmd::control_plane::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds(args) => cmd::crds::run(args),
+        Command::Sla(command) => cmd::sla::run(command),
+        Command::ControlPlane(args) => cmd::control_plane::run(args),
+    }
+}

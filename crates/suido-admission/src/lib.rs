@@ -1,1 +1,124 @@
-//! suido-admission (work in progress).
+//! Admission of custom resources exactly as kube-apiserver does it for CRDs.
+//!
+//! A [`Validator`] is compiled once from the `openAPIV3Schema` of one CRD version and
+//! then admits objects: it prunes unknown fields, applies defaults, validates the
+//! object against the structural schema (types, bounds, formats, enums, list types,
+//! ...) and evaluates the CEL `x-kubernetes-validations` rules, transition rules
+//! included. Errors are [`FieldError`]s whose `Display` is the apiserver's text, and
+//! [`invalid_message`] words the whole 422 message.
+//!
+//! ```
+//! use serde_json::json;
+//! use suido_admission::Validator;
+//!
+//! let schema = json!({
+//!     "type": "object",
+//!     "properties": {"spec": {"type": "object", "required": ["os"], "properties": {
+//!         "os": {"type": "string"},
+//!         "replicas": {"type": "integer", "minimum": 1, "default": 1}
+//!     }}}
+//! });
+//! let validator = Validator::new(&schema).unwrap();
+//! let mut obj = json!({"apiVersion": "x/v1", "kind": "X", "spec": {"replicas": 0}});
+//! let errors = validator.admit(&mut obj, None).unwrap_err();
+//! let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+//! assert_eq!(text, [
+//!     "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1",
+//!     "spec.os: Required value",
+//! ]);
+//! ```
+
+mod cel;
+mod error;
+mod formats;
+mod mutate;
+mod schema;
+mod validate;
+
+pub use error::{
+    FieldError, FieldErrorKind, SchemaError, StatusCause, invalid_message, status_causes,
+};
+
+use serde_json::Value;
+
+/// The detail of the error the apiserver adds instead of running CEL rules when the
+/// object already has errors that make the rules meaningless.
+const CEL_SKIPPED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
+/// A compiled structural schema with its compiled CEL programs.
+///
+/// `Send + Sync`: compile once, share it in an `Arc`, validate from many threads.
+#[derive(Debug)]
+pub struct Validator {
+    root: schema::Node,
+}
+
+impl Validator {
+    /// Compile a structural schema (the CRD version's openAPIV3Schema). Fails on invalid
+    /// schema or uncompilable CEL.
+    pub fn new(schema: &Value) -> Result<Validator, SchemaError> {
+        let root = schema::compile(schema, "openAPIV3Schema")?;
+        Ok(Validator { root })
+    }
+
+    /// Remove fields not declared in the schema (keeping `apiVersion`, `kind` and
+    /// `metadata` at the root, and everything under `x-kubernetes-preserve-unknown-fields`).
+    pub fn prune(&self, obj: &mut Value) {
+        mutate::prune(obj, &self.root, true);
+    }
+
+    /// Apply schema defaults to absent fields, and to nulls of non-nullable fields;
+    /// nulls of non-nullable fields without a default are removed, as the apiserver does.
+    pub fn apply_defaults(&self, obj: &mut Value) {
+        mutate::prune_nulls(obj, Some(&self.root));
+        mutate::apply_defaults(obj, &self.root);
+    }
+
+    /// Schema + CEL validation; `old` is the stored object on update (None on create).
+    ///
+    /// Errors come in the apiserver's order: schema errors, embedded-resource and
+    /// list-type errors, then CEL rule errors. As the apiserver does, CEL rules are not
+    /// evaluated when there is a type, required, enum, too-long or too-many error; a
+    /// single `<nil>` error says so instead.
+    pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate::validate_node(obj, &self.root, "", &mut errs);
+        validate::validate_embedded(obj, &self.root, "", &mut errs);
+        validate::validate_list_types(obj, &self.root, "", &mut errs);
+        if self.root.has_cel {
+            let blocking = errs.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    FieldErrorKind::Unsupported { .. }
+                        | FieldErrorKind::Required
+                        | FieldErrorKind::TooLong
+                        | FieldErrorKind::TooMany
+                        | FieldErrorKind::TypeInvalid
+                )
+            });
+            if blocking {
+                errs.push(FieldError::invalid("<nil>", None, CEL_SKIPPED));
+            } else {
+                cel::validate(obj, old, &self.root, "", true, &mut errs);
+            }
+        }
+        errs
+    }
+
+    /// The apiserver's order: prune, default, validate. Err holds every field error.
+    pub fn admit(&self, obj: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
+        self.prune(obj);
+        self.apply_defaults(obj);
+        let errs = self.validate(obj, old);
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod send_sync {
+    #[test]
+    fn validator_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Validator>();
+    }
+}

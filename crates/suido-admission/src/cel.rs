@@ -1,0 +1,702 @@
+//! CEL `x-kubernetes-validations`: compiling rules once, converting JSON to CEL values
+//! the way the apiserver types them from the schema, and evaluating rules with
+//! `self`/`oldSelf` as `apiextensions-apiserver/pkg/apiserver/schema/cel` does.
+//!
+//! Programs are compiled with the `cel` crate against one shared environment (the
+//! standard library plus the strings, lists and math extensions). `cel::Program` and
+//! `cel::Env` are `Send + Sync`, so compiled programs live in the validator and are
+//! evaluated concurrently; each evaluation builds a cheap `Context` of its own.
+//!
+//! Values borrow from the JSON being validated (strings and map keys are not copied).
+//! Object properties are visible under their CEL-escaped names (`__dash__`, `__dot__`,
+//! ...), resource roots expose `apiVersion`, `kind` and `metadata.name`/`generateName`,
+//! integers are `int`, numbers `double`, and strings of format `date-time`/`date`
+//! become timestamps and `byte` becomes bytes.
+
+use crate::error::{FieldError, SchemaError};
+use crate::schema::{Node, Type};
+use cel::common::types::{
+    CelBool, CelBytes, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelOptional,
+    CelString, CelTimestamp, CelUInt,
+};
+use cel::common::value::Val;
+use cel::{Context, Env, ExecutionError, Program};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// The `reason` a failing rule reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Invalid,
+    Forbidden,
+    Required,
+    Duplicate,
+}
+
+/// One compiled `x-kubernetes-validations` entry.
+pub(crate) struct CompiledRule {
+    rule: String,
+    message: String,
+    program: Program,
+    message_expression: Option<Program>,
+    reason: Reason,
+    /// The normalized `fieldPath`, e.g. `spec.foo` or `labels[app]`.
+    field_path: Option<String>,
+    optional_old_self: bool,
+    uses_old_self: bool,
+}
+
+impl std::fmt::Debug for CompiledRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRule")
+            .field("rule", &self.rule)
+            .finish()
+    }
+}
+
+impl CompiledRule {
+    /// `ruleErrorString`: the trimmed message, or the trimmed rule.
+    fn error_string(&self) -> &str {
+        if self.message.is_empty() {
+            self.rule.trim()
+        } else {
+            &self.message
+        }
+    }
+
+    /// `ruleMessageOrDefault`.
+    fn default_message(&self) -> String {
+        if self.message.is_empty() {
+            format!("failed rule: {}", self.rule.trim())
+        } else {
+            self.message.clone()
+        }
+    }
+}
+
+/// The environment every rule is compiled and evaluated against.
+fn env() -> &'static Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        // Registering an extension fails only on a name clash with what is already
+        // registered; the environment is still usable without it.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        Arc::new(env)
+    })
+}
+
+/// Compiles one rule object found at schema path `path` on `node`.
+pub(crate) fn compile_rule(
+    rule: &Value,
+    path: &str,
+    node: &Node,
+) -> Result<CompiledRule, SchemaError> {
+    let obj = rule
+        .as_object()
+        .ok_or_else(|| SchemaError::new(path, "validation rule must be an object"))?;
+    let source = match obj.get("rule") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => {
+            return Err(SchemaError::new(
+                &format!("{path}.rule"),
+                "Required value: rule is not specified",
+            ));
+        }
+    };
+    let string = |key: &str| -> Result<Option<String>, SchemaError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(SchemaError::with_rule(
+                &format!("{path}.{key}"),
+                &source,
+                "must be a string",
+            )),
+        }
+    };
+    let message = string("message")?
+        .map(|m| m.trim().to_string())
+        .unwrap_or_default();
+    if message.contains('\n') {
+        return Err(SchemaError::with_rule(
+            &format!("{path}.message"),
+            &source,
+            "message must not contain line breaks",
+        ));
+    }
+    let program = env().compile(&source).map_err(|e| {
+        SchemaError::with_rule(
+            &format!("{path}.rule"),
+            &source,
+            format!("compilation failed: {e}"),
+        )
+    })?;
+    let uses_old_self = program.references().has_variable("oldSelf");
+
+    let message_expression = match string("messageExpression")? {
+        Some(src) if !src.trim().is_empty() => Some(env().compile(&src).map_err(|e| {
+            SchemaError::with_rule(
+                &format!("{path}.messageExpression"),
+                &source,
+                format!("messageExpression compilation failed: {e}"),
+            )
+        })?),
+        Some(_) => {
+            return Err(SchemaError::with_rule(
+                &format!("{path}.messageExpression"),
+                &source,
+                "must be non-empty if specified",
+            ));
+        }
+        None => None,
+    };
+
+    let reason = match string("reason")?.as_deref() {
+        None | Some("FieldValueInvalid") => Reason::Invalid,
+        Some("FieldValueForbidden") => Reason::Forbidden,
+        Some("FieldValueRequired") => Reason::Required,
+        Some("FieldValueDuplicate") => Reason::Duplicate,
+        Some(other) => {
+            return Err(SchemaError::with_rule(
+                &format!("{path}.reason"),
+                &source,
+                format!(
+                    "Unsupported value: {other:?}: supported values: \"FieldValueDuplicate\", \"FieldValueForbidden\", \"FieldValueInvalid\", \"FieldValueRequired\""
+                ),
+            ));
+        }
+    };
+
+    let field_path = match string("fieldPath")? {
+        Some(fp) if !fp.is_empty() => Some(normalize_field_path(&fp, node).map_err(|e| {
+            SchemaError::with_rule(
+                &format!("{path}.fieldPath"),
+                &source,
+                format!("Invalid value: {fp:?}: {e}"),
+            )
+        })?),
+        _ => None,
+    };
+
+    let optional_old_self = obj
+        .get("optionalOldSelf")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if optional_old_self && !uses_old_self {
+        return Err(SchemaError::with_rule(
+            &format!("{path}.optionalOldSelf"),
+            &source,
+            "may not be set if rule does not use oldSelf",
+        ));
+    }
+
+    Ok(CompiledRule {
+        rule: source,
+        message,
+        program,
+        message_expression,
+        reason,
+        field_path,
+        optional_old_self,
+        uses_old_self,
+    })
+}
+
+/// Validates a rule's `fieldPath` (`.a.b`, `.a['b.c']`, `['x']`) against the schema
+/// and renders it as a field path (`a.b`, `a[b.c]` for map keys).
+fn normalize_field_path(fp: &str, node: &Node) -> Result<String, String> {
+    let mut out = String::new();
+    let mut schema = node;
+    let mut rest = fp;
+    let append = |name: &str, schema: &mut &Node, out: &mut String| -> Result<(), String> {
+        if let Some(prop) = schema.property(name) {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(name);
+            *schema = prop;
+            Ok(())
+        } else if let Some(additional) = schema.additional_properties.as_deref() {
+            out.push_str(&format!("[{name}]"));
+            *schema = additional;
+            Ok(())
+        } else {
+            Err("does not refer to a valid field".to_string())
+        }
+    };
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let name = &r[..end];
+            if name.is_empty() {
+                return Err("unexpected end of JSON path".to_string());
+            }
+            append(name, &mut schema, &mut out)?;
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']").ok_or("expected ] but got end of path")?;
+            let name = r[..end].replace("\\'", "'").replace("\\\\", "\\");
+            append(&name, &mut schema, &mut out)?;
+            rest = &r[end + 2..];
+        } else {
+            return Err(format!("expected [ or . but got: {rest}"));
+        }
+    }
+    Ok(out)
+}
+
+const RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// The CEL name of an object property (`cel.Escape`), `None` if it cannot be accessed.
+fn escape(name: &str) -> Option<String> {
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '.' | '-' | '/'));
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
+    {
+        return None;
+    }
+    if !name.contains(['_', '.', '-', '/']) {
+        return Some(name.to_string());
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut i = 0;
+    let bytes = name.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'_' if bytes.get(i + 1) == Some(&b'_') => {
+                out.push_str("__underscores__");
+                i += 2;
+                continue;
+            }
+            b'.' => out.push_str("__dot__"),
+            b'-' => out.push_str("__dash__"),
+            b'/' => out.push_str("__slash__"),
+            b => out.push(b as char),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// Converts `v` (typed by `node`) to a CEL value borrowing from `v`.
+fn to_val<'v>(v: &'v Value, node: Option<&Node>, resource_root: bool) -> Box<dyn Val + 'v> {
+    match v {
+        Value::Null => Box::new(CelNull),
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
+        Value::Number(n) => {
+            let want_double = node.is_some_and(|n| n.ty == Some(Type::Number));
+            if want_double {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(0.0)))
+            } else if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                if node.is_some_and(|n| n.ty == Some(Type::Integer)) && f.fract() == 0.0 {
+                    Box::new(CelInt::from(f as i64))
+                } else {
+                    Box::new(CelDouble::from(f))
+                }
+            }
+        }
+        Value::String(s) => string_val(s, node),
+        Value::Array(items) => {
+            let item_schema = node.and_then(|n| n.items.as_deref());
+            let embedded = item_schema.is_some_and(|s| s.embedded_resource);
+            Box::new(CelList::from(
+                items
+                    .iter()
+                    .map(|i| to_val(i, item_schema, embedded))
+                    .collect::<Vec<_>>(),
+            ))
+        }
+        Value::Object(map) => {
+            let mut out: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> =
+                HashMap::with_capacity(map.len());
+            match node {
+                Some(n) if n.additional_properties.is_some() => {
+                    let sub = n.additional_properties.as_deref();
+                    let embedded = sub.is_some_and(|s| s.embedded_resource);
+                    for (k, val) in map {
+                        out.insert(CelMapKey::from(k.as_str()), to_val(val, sub, embedded));
+                    }
+                }
+                Some(n) if !n.properties.is_empty() || resource_root => {
+                    for (k, val) in map {
+                        if resource_root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+                        {
+                            let converted = if k == "metadata" {
+                                object_meta(val)
+                            } else {
+                                to_val(val, None, false)
+                            };
+                            out.insert(CelMapKey::from(k.as_str()), converted);
+                            continue;
+                        }
+                        let Some(prop) = n.property(k) else { continue };
+                        let Some(name) = escape(k) else { continue };
+                        let key = if name == *k {
+                            CelMapKey::from(k.as_str())
+                        } else {
+                            CelMapKey::from(name)
+                        };
+                        out.insert(key, to_val(val, Some(prop), prop.embedded_resource));
+                    }
+                }
+                _ => {
+                    for (k, val) in map {
+                        out.insert(CelMapKey::from(k.as_str()), to_val(val, None, false));
+                    }
+                }
+            }
+            Box::new(CelMap::from(out))
+        }
+    }
+}
+
+/// `metadata` of a resource root: only `name` and `generateName` are visible.
+fn object_meta(v: &Value) -> Box<dyn Val + '_> {
+    let mut out: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = HashMap::new();
+    if let Value::Object(map) = v {
+        for key in ["name", "generateName"] {
+            if let Some(Value::String(s)) = map.get(key) {
+                out.insert(CelMapKey::from(key), Box::new(CelString::from(s.as_str())));
+            }
+        }
+    }
+    Box::new(CelMap::from(out))
+}
+
+fn string_val<'v>(s: &'v str, node: Option<&Node>) -> Box<dyn Val + 'v> {
+    let format = node.and_then(|n| {
+        if n.ty == Some(Type::String) {
+            n.format.as_deref()
+        } else {
+            None
+        }
+    });
+    match format {
+        Some("date-time") | Some("datetime") => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                return Box::new(CelTimestamp::from(t));
+            }
+        }
+        Some("date") => {
+            if let Some(t) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+            {
+                return Box::new(CelTimestamp::from(t.and_utc().fixed_offset()));
+            }
+        }
+        Some("byte") => {
+            if let Some(bytes) = decode_base64(s) {
+                return Box::new(CelBytes::from(bytes));
+            }
+        }
+        _ => {}
+    }
+    Box::new(CelString::from(s))
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn display(path: &str) -> &str {
+    if path.is_empty() { "<nil>" } else { path }
+}
+
+fn child(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// Evaluates every rule below `node` for `v` (with the correlated old value), appending
+/// errors. `path` is the field path of `v`, empty at the root.
+pub(crate) fn validate(
+    v: &Value,
+    old: Option<&Value>,
+    node: &Node,
+    path: &str,
+    resource_root: bool,
+    errs: &mut Vec<FieldError>,
+) {
+    if !node.has_cel || v.is_null() {
+        return;
+    }
+    let old = old.filter(|o| !o.is_null());
+    if !node.rules.is_empty() {
+        eval_rules(v, old, node, path, resource_root, errs);
+    }
+    match v {
+        Value::Array(items) => {
+            let Some(item_schema) = node.items.as_deref() else {
+                return;
+            };
+            if !item_schema.has_cel {
+                return;
+            }
+            let old_items = match old {
+                Some(Value::Array(o)) if node.list_type.as_deref() == Some("map") => Some(o),
+                _ => None,
+            };
+            for (i, item) in items.iter().enumerate() {
+                let old_item =
+                    old_items.and_then(|o| correlate_map_item(item, o, &node.list_map_keys));
+                validate(
+                    item,
+                    old_item,
+                    item_schema,
+                    &format!("{}[{i}]", display(path)),
+                    item_schema.embedded_resource,
+                    errs,
+                );
+            }
+        }
+        Value::Object(map) => {
+            let old_map = match old {
+                Some(Value::Object(o)) => Some(o),
+                _ => None,
+            };
+            if let Some(additional) = node.additional_properties.as_deref()
+                && additional.has_cel
+            {
+                for (k, sub) in map {
+                    validate(
+                        sub,
+                        old_map.and_then(|o| o.get(k)),
+                        additional,
+                        &format!("{}[{k}]", display(path)),
+                        additional.embedded_resource,
+                        errs,
+                    );
+                }
+            }
+            for (k, sub) in map {
+                if let Some(prop) = node.property(k) {
+                    if resource_root && k == "metadata" {
+                        continue;
+                    }
+                    validate(
+                        sub,
+                        old_map.and_then(|o| o.get(k)),
+                        prop,
+                        &child(path, k),
+                        prop.embedded_resource,
+                        errs,
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The old item of a map-type list with the same key field values as `item`.
+fn correlate_map_item<'o>(item: &Value, old: &'o [Value], keys: &[String]) -> Option<&'o Value> {
+    let Value::Object(item) = item else {
+        return None;
+    };
+    old.iter().find(|o| {
+        let Value::Object(o) = o else { return false };
+        keys.iter().all(|k| match (item.get(k), o.get(k)) {
+            (Some(a), Some(b)) => crate::validate::json_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        })
+    })
+}
+
+fn eval_rules(
+    v: &Value,
+    old: Option<&Value>,
+    node: &Node,
+    path: &str,
+    resource_root: bool,
+    errs: &mut Vec<FieldError>,
+) {
+    let needs_old = node.rules.iter().any(|r| r.uses_old_self);
+    let needs_optional = node.rules.iter().any(|r| r.optional_old_self);
+
+    let mut ctx = Context::with_env(Arc::clone(env()));
+    ctx.add_variable_as_val("self", to_val(v, Some(node), resource_root));
+    if needs_old && let Some(o) = old {
+        ctx.add_variable_as_val("oldSelf", to_val(o, Some(node), resource_root));
+    }
+    let optional_ctx = needs_optional.then(|| {
+        let mut c = Context::with_env(Arc::clone(env()));
+        c.add_variable_as_val("self", to_val(v, Some(node), resource_root));
+        let opt = match old {
+            Some(o) => CelOptional::of(to_val(o, Some(node), resource_root)),
+            None => CelOptional::none(),
+        };
+        c.add_variable_as_val("oldSelf", Box::new(opt));
+        c
+    });
+
+    let type_value = || Some(Value::String(node.type_name.clone()));
+    for rule in &node.rules {
+        if rule.uses_old_self && old.is_none() && !rule.optional_old_self {
+            // Transition rules only run when there is an old value to compare with.
+            continue;
+        }
+        let rule_ctx = match (&optional_ctx, rule.optional_old_self) {
+            (Some(c), true) => c,
+            _ => &ctx,
+        };
+        let result = rule.program.execute(rule_ctx);
+        let passed = match result {
+            Ok(cel::Value::Bool(b)) => b,
+            Ok(other) => {
+                errs.push(FieldError::invalid(
+                    display(path),
+                    type_value(),
+                    format!(
+                        "rule evaluated to {:?}, not a bool, evaluating rule: {}",
+                        other.type_of().to_string(),
+                        rule.error_string()
+                    ),
+                ));
+                continue;
+            }
+            Err(e) => {
+                errs.push(FieldError::invalid(
+                    display(path),
+                    type_value(),
+                    eval_error_detail(&e, rule),
+                ));
+                continue;
+            }
+        };
+        if passed {
+            continue;
+        }
+        let field = match &rule.field_path {
+            Some(fp) if fp.starts_with('[') => format!("{}{fp}", display(path)),
+            Some(fp) => child(path, fp),
+            None => display(path).to_string(),
+        };
+        let detail = rule
+            .message_expression
+            .as_ref()
+            .and_then(|m| match m.execute(&ctx) {
+                Ok(cel::Value::String(s)) => {
+                    let t = s.trim();
+                    (!t.is_empty() && !t.contains('\n')).then(|| t.to_string())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| rule.default_message());
+        errs.push(match rule.reason {
+            Reason::Invalid => FieldError::invalid(field, type_value(), detail),
+            Reason::Forbidden => FieldError::forbidden(field, detail),
+            Reason::Required => FieldError::required(field, detail),
+            Reason::Duplicate => {
+                FieldError::duplicate(field, Value::String(node.type_name.clone()))
+            }
+        });
+    }
+}
+
+/// The detail of a rule whose evaluation failed, worded as the apiserver words cel-go's
+/// errors.
+fn eval_error_detail(e: &ExecutionError, rule: &CompiledRule) -> String {
+    let rule_str = rule.error_string();
+    let err = match e {
+        ExecutionError::NoSuchOverload(_)
+        | ExecutionError::UnexpectedType { .. }
+        | ExecutionError::ValuesNotComparable(..)
+        | ExecutionError::UnsupportedBinaryOperator(..) => {
+            return format!(
+                "'no such overload': call arguments did not match a supported operator, function or macro signature for rule: {rule_str}"
+            );
+        }
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        ExecutionError::DivisionByZero(_) => "division by zero".to_string(),
+        ExecutionError::RemainderByZero(_) => "modulus by zero".to_string(),
+        ExecutionError::Overflow(..) => "integer overflow".to_string(),
+        ExecutionError::IndexOutOfBounds(i) => format!("index out of bounds: {}", cel_scalar(i)),
+        other => other.to_string(),
+    };
+    format!("{err} evaluating rule: {rule_str}")
+}
+
+fn cel_scalar(v: &cel::Value) -> String {
+    match v {
+        cel::Value::Int(i) => i.to_string(),
+        cel::Value::UInt(u) => u.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escaping_follows_the_apiserver() {
+        assert_eq!(escape("replicas").as_deref(), Some("replicas"));
+        assert_eq!(escape("namespace").as_deref(), Some("__namespace__"));
+        assert_eq!(escape("x-y").as_deref(), Some("x__dash__y"));
+        assert_eq!(escape("a.b/c").as_deref(), Some("a__dot__b__slash__c"));
+        assert_eq!(escape("a__b").as_deref(), Some("a__underscores__b"));
+        assert_eq!(escape("1abc"), None);
+        assert_eq!(escape("a b"), None);
+    }
+}

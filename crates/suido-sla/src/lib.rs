@@ -15,6 +15,9 @@ mod month;
 mod report;
 mod table;
 
+/// The jiff version this crate's API uses, for `Timestamp` and `TimeZone`.
+pub use jiff;
+
 pub use availability::{Availability, RefundTier};
 pub use error::SlaError;
 pub use format::{Millis, human_duration, local_time};

@@ -106,6 +106,21 @@ impl FromStr for Month {
     }
 }
 
+impl serde::Serialize for Month {
+    /// As `"YYYY-MM"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Month {
+    /// From `"YYYY-MM"`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Month, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A month's extent as instants: `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthBounds {
@@ -130,5 +145,31 @@ impl MonthBounds {
     /// time a month containing a transition is an hour shorter or longer.
     pub fn length_ms(&self) -> i64 {
         self.end.timestamp().as_millisecond() - self.start.timestamp().as_millisecond()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_json_round_trip() {
+        let m: Month = serde_json::from_str("\"2028-02\"").expect("valid");
+        assert_eq!(m, Month::new(2028, 2).expect("valid"));
+        assert_eq!(serde_json::to_string(&m).expect("serialize"), "\"2028-02\"");
+        let err = serde_json::from_str::<Month>("\"2028-2\"").expect_err("invalid");
+        assert!(err.to_string().contains("expected YYYY-MM"), "{err}");
+    }
+
+    #[test]
+    fn month_bounds_in_jst() {
+        let tz = time_zone("Asia/Tokyo").expect("zone");
+        let b = Month::new(2026, 12)
+            .expect("valid")
+            .bounds(&tz)
+            .expect("bounds");
+        assert_eq!(b.start_timestamp().to_string(), "2026-11-30T15:00:00Z");
+        assert_eq!(b.end_timestamp().to_string(), "2026-12-31T15:00:00Z");
+        assert_eq!(b.length_ms(), 31 * 86_400_000);
     }
 }

@@ -20,7 +20,6 @@ use crate::month::Month;
 #[serde(rename_all = "camelCase")]
 pub struct MonthReport {
     /// The month, `YYYY-MM`.
-    #[serde(serialize_with = "display")]
     pub month: Month,
     /// The IANA name of the zone the month is taken in.
     pub time_zone: String,
@@ -198,10 +197,6 @@ pub enum SegmentVerdict {
     Excluded,
     /// Attributed to another interval.
     Overlapped,
-}
-
-fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
 }
 
 fn item_number<S: Serializer>(item: &ExclusionItem, s: S) -> Result<S::Ok, S::Error> {

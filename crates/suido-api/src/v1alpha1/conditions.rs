@@ -1,0 +1,47 @@
+//! Condition types and reasons used in the status of Suido kinds. They are part of the API:
+//! tenants and tools (`kubectl wait --for=condition=Ready`) depend on them, so they are stable.
+
+/// The resource exists on the platform and matches the spec.
+pub const READY: &str = "Ready";
+/// The last reconcile reached the platform without error.
+pub const SYNCED: &str = "Synced";
+/// A spec change needs the server stopped and waits for it (VirtualServer).
+pub const RESTART_REQUIRED: &str = "RestartRequired";
+/// The volume is attached to its server (BlockVolume), or the server has volumes (VirtualServer).
+pub const ATTACHED: &str = "Attached";
+/// The spec breaks a rule of the tenant that owns the namespace.
+pub const TENANT_POLICY: &str = "TenantPolicy";
+
+/// Stable condition reasons.
+pub mod reasons {
+    /// The platform resource is up to date.
+    pub const AVAILABLE: &str = "Available";
+    /// The platform is still building or changing the resource.
+    pub const PROVISIONING: &str = "Provisioning";
+    /// The reconcile succeeded.
+    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    /// The reconcile failed with a transient error and will be retried.
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+    /// The spec cannot be carried out until the user changes it.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// A vendor-only feature was asked for in an operator tenant.
+    pub const VENDOR_ONLY: &str = "VendorOnlyFeature";
+    /// The namespace belongs to no Tenant.
+    pub const NO_TENANT: &str = "NoTenant";
+    /// Reconciliation is paused by `spec.paused`.
+    pub const PAUSED: &str = "Paused";
+    /// Only observing (`managementPolicy: ObserveOnly`).
+    pub const OBSERVE_ONLY: &str = "ObserveOnly";
+    /// A change waits for the next maintenance window.
+    pub const WAITING_FOR_MAINTENANCE: &str = "WaitingForMaintenanceWindow";
+    /// A change waits for the tenant to stop the server.
+    pub const WAITING_FOR_STOP: &str = "WaitingForStop";
+    /// The server is powered off as asked.
+    pub const STOPPED: &str = "Stopped";
+    /// The volume is attached.
+    pub const ATTACHED: &str = "Attached";
+    /// The volume is not attached to any server.
+    pub const DETACHED: &str = "Detached";
+    /// Deletion is refused by `spec.deletionProtection`.
+    pub const DELETION_PROTECTED: &str = "DeletionProtected";
+}

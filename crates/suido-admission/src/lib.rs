@@ -45,6 +45,17 @@ use serde_json::Value;
 /// object already has errors that make the rules meaningless.
 const CEL_SKIPPED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
+/// The text of the 400 `BadRequest` the apiserver returns for unknown fields under
+/// `fieldValidation=Strict`, e.g. `strict decoding error: unknown field "spec.x"`;
+/// with `Warn` each `unknown field "spec.x"` is a warning instead.
+pub fn strict_decoding_message(unknown_fields: &[String]) -> String {
+    let fields: Vec<String> = unknown_fields
+        .iter()
+        .map(|f| format!("unknown field {}", error::go_quote(f)))
+        .collect();
+    format!("strict decoding error: {}", fields.join(", "))
+}
+
 /// A compiled structural schema with its compiled CEL programs.
 ///
 /// `Send + Sync`: compile once, share it in an `Arc`, validate from many threads.
@@ -64,7 +75,22 @@ impl Validator {
     /// Remove fields not declared in the schema (keeping `apiVersion`, `kind` and
     /// `metadata` at the root, and everything under `x-kubernetes-preserve-unknown-fields`).
     pub fn prune(&self, obj: &mut Value) {
-        mutate::prune(obj, &self.root, true);
+        mutate::prune(obj, &self.root, true, "", &mut Vec::new());
+    }
+
+    /// Like [`Validator::prune`], returning the paths of the removed fields
+    /// (`spec.attachTo.namespace`, `spec.disks[0].extra`), which the apiserver reports as
+    /// unknown fields: warnings by default, errors with `fieldValidation=Strict` (what
+    /// `kubectl apply` asks for); see [`strict_decoding_message`].
+    pub fn prune_reporting(&self, obj: &mut Value) -> Vec<String> {
+        let mut pruned = Vec::new();
+        mutate::prune(obj, &self.root, true, "", &mut pruned);
+        pruned
+    }
+
+    /// The paths of the fields [`Validator::prune`] would remove, without removing them.
+    pub fn unknown_fields(&self, obj: &Value) -> Vec<String> {
+        self.prune_reporting(&mut obj.clone())
     }
 
     /// Apply schema defaults to absent fields, and to nulls of non-nullable fields;

@@ -14,8 +14,16 @@
 use crate::schema::Node;
 use serde_json::Value;
 
-/// Removes fields the schema does not declare.
-pub(crate) fn prune(value: &mut Value, node: &Node, resource_root: bool) {
+/// Removes fields the schema does not declare, recording the path of each removed field
+/// (`spec.attachTo.namespace`, `spec.disks[0].foo`) in `pruned` as the apiserver reports
+/// unknown fields.
+pub(crate) fn prune(
+    value: &mut Value,
+    node: &Node,
+    resource_root: bool,
+    path: &str,
+    pruned: &mut Vec<String>,
+) {
     match value {
         Value::Object(map) => {
             if let Some(additional) = node.additional_properties.as_deref() {
@@ -23,14 +31,24 @@ pub(crate) fn prune(value: &mut Value, node: &Node, resource_root: bool) {
                     if resource_root && is_type_meta(k) {
                         continue;
                     }
-                    prune(v, additional, additional.embedded_resource);
+                    prune(
+                        v,
+                        additional,
+                        additional.embedded_resource,
+                        &join(path, k),
+                        pruned,
+                    );
                 }
                 return;
             }
             map.retain(|k, _| {
-                node.preserve_unknown
+                let keep = node.preserve_unknown
                     || node.property(k).is_some()
-                    || (resource_root && is_type_meta(k))
+                    || (resource_root && is_type_meta(k));
+                if !keep {
+                    pruned.push(join(path, k));
+                }
+                keep
             });
             for (k, v) in map.iter_mut() {
                 if let Some(prop) = node.property(k) {
@@ -38,18 +56,33 @@ pub(crate) fn prune(value: &mut Value, node: &Node, resource_root: bool) {
                         // ObjectMeta is not governed by the CRD schema.
                         continue;
                     }
-                    prune(v, prop, prop.embedded_resource);
+                    prune(v, prop, prop.embedded_resource, &join(path, k), pruned);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = node.items.as_deref() {
-                for item in items {
-                    prune(item, item_schema, item_schema.embedded_resource);
+                for (i, item) in items.iter_mut().enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    prune(
+                        item,
+                        item_schema,
+                        item_schema.embedded_resource,
+                        &item_path,
+                        pruned,
+                    );
                 }
             }
         }
         _ => {}
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
     }
 }
 

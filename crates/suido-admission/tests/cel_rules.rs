@@ -1,0 +1,454 @@
+//! CEL `x-kubernetes-validations`: create vs update, transition rules, correlation,
+//! messages, reasons and the functions CRD authors commonly use.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use suido_admission::{FieldErrorKind, Validator};
+
+fn validator(spec: Value) -> Validator {
+    Validator::new(&json!({"type": "object", "properties": {"spec": spec}}))
+        .expect("schema compiles")
+}
+
+fn obj(spec: Value) -> Value {
+    json!({"apiVersion": "infra.suido.dev/v1alpha1", "kind": "VirtualServer", "metadata": {"name": "web-1"}, "spec": spec})
+}
+
+fn texts(v: &Validator, new: Value, old: Option<Value>) -> Vec<String> {
+    let old = old.map(obj);
+    v.validate(&obj(new), old.as_ref())
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A spec with one rule on property `f` of type `ty`.
+fn rule_on(ty: &str, rule: Value) -> Validator {
+    validator(
+        json!({"type": "object", "properties": {"f": {"type": ty, "x-kubernetes-validations": [rule]}}}),
+    )
+}
+
+#[test]
+fn immutable_field_only_checked_on_update() {
+    let v = rule_on(
+        "string",
+        json!({"rule": "self == oldSelf", "message": "region is immutable"}),
+    );
+    assert!(texts(&v, json!({"f": "eu-1"}), None).is_empty());
+    assert!(texts(&v, json!({"f": "eu-1"}), Some(json!({"f": "eu-1"}))).is_empty());
+    assert_eq!(
+        texts(&v, json!({"f": "eu-2"}), Some(json!({"f": "eu-1"}))),
+        ["spec.f: Invalid value: \"string\": region is immutable"]
+    );
+    // No old value at that path: the transition rule is not evaluated.
+    assert!(texts(&v, json!({"f": "eu-2"}), Some(json!({}))).is_empty());
+}
+
+#[test]
+fn grow_only_field() {
+    let v = validator(
+        json!({"type": "object", "properties": {"osDiskGb": {"type": "integer",
+        "x-kubernetes-validations": [{"rule": "self >= oldSelf", "message": "osDiskGb may only grow"}]}}}),
+    );
+    assert!(texts(&v, json!({"osDiskGb": 40}), Some(json!({"osDiskGb": 20}))).is_empty());
+    assert_eq!(
+        texts(&v, json!({"osDiskGb": 10}), Some(json!({"osDiskGb": 20}))),
+        ["spec.osDiskGb: Invalid value: \"integer\": osDiskGb may only grow"]
+    );
+}
+
+#[test]
+fn non_transition_rules_run_on_create_and_update() {
+    let v = rule_on("integer", json!({"rule": "self % 2 == 0"}));
+    let expected = ["spec.f: Invalid value: \"integer\": failed rule: self % 2 == 0"];
+    assert_eq!(texts(&v, json!({"f": 3}), None), expected);
+    assert_eq!(texts(&v, json!({"f": 3}), Some(json!({"f": 4}))), expected);
+}
+
+#[test]
+fn rules_on_absent_or_null_nodes_are_not_evaluated() {
+    let v = rule_on("string", json!({"rule": "self.size() > 100"}));
+    assert!(texts(&v, json!({}), None).is_empty());
+    let v = validator(
+        json!({"type": "object", "properties": {"f": {"type": "string", "nullable": true,
+        "x-kubernetes-validations": [{"rule": "self.size() > 100"}]}}}),
+    );
+    assert!(texts(&v, json!({"f": null}), None).is_empty());
+}
+
+#[test]
+fn map_list_items_correlate_by_key() {
+    let v = validator(json!({"type": "object", "properties": {"listeners": {
+    "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+    "items": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string"},
+        "port": {"type": "integer", "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "port is immutable"}]}
+    }}}}}));
+    let old = json!({"listeners": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]});
+    // Reordered, same ports: items correlate by name, not by index.
+    assert!(
+        texts(
+            &v,
+            json!({"listeners": [{"name": "https", "port": 443}, {"name": "http", "port": 80}]}),
+            Some(old.clone())
+        )
+        .is_empty()
+    );
+    // A new listener has no old value: not checked.
+    assert!(
+        texts(
+            &v,
+            json!({"listeners": [{"name": "http", "port": 80}, {"name": "admin", "port": 9000}]}),
+            Some(old.clone())
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        texts(
+            &v,
+            json!({"listeners": [{"name": "https", "port": 8443}, {"name": "http", "port": 80}]}),
+            Some(old)
+        ),
+        ["spec.listeners[0].port: Invalid value: \"integer\": port is immutable"]
+    );
+}
+
+#[test]
+fn atomic_lists_do_not_correlate_items() {
+    let v = validator(
+        json!({"type": "object", "properties": {"disks": {"type": "array", "items": {
+        "type": "object", "properties": {"sizeGb": {"type": "integer",
+            "x-kubernetes-validations": [{"rule": "self >= oldSelf"}]}}}}}}),
+    );
+    assert!(
+        texts(
+            &v,
+            json!({"disks": [{"sizeGb": 1}]}),
+            Some(json!({"disks": [{"sizeGb": 100}]}))
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn additional_properties_correlate_by_key() {
+    let v = validator(
+        json!({"type": "object", "properties": {"quotas": {"type": "object",
+        "additionalProperties": {"type": "integer", "x-kubernetes-validations": [{"rule": "self >= oldSelf", "message": "quota may only grow"}]}}}}),
+    );
+    assert_eq!(
+        texts(
+            &v,
+            json!({"quotas": {"cpu": 2, "mem": 8}}),
+            Some(json!({"quotas": {"cpu": 4, "mem": 8}}))
+        ),
+        ["spec.quotas[cpu]: Invalid value: \"integer\": quota may only grow"]
+    );
+}
+
+#[test]
+fn optional_old_self() {
+    let v = rule_on(
+        "integer",
+        json!({"rule": "!oldSelf.hasValue() || self >= oldSelf.value()",
+        "optionalOldSelf": true, "message": "may only grow"}),
+    );
+    assert!(texts(&v, json!({"f": 1}), None).is_empty());
+    assert!(texts(&v, json!({"f": 5}), Some(json!({"f": 3}))).is_empty());
+    assert_eq!(
+        texts(&v, json!({"f": 2}), Some(json!({"f": 3}))),
+        ["spec.f: Invalid value: \"integer\": may only grow"]
+    );
+    let on_create = rule_on(
+        "integer",
+        json!({"rule": "oldSelf.hasValue()", "optionalOldSelf": true, "message": "update only"}),
+    );
+    assert_eq!(
+        texts(&on_create, json!({"f": 2}), None),
+        ["spec.f: Invalid value: \"integer\": update only"]
+    );
+}
+
+#[test]
+fn object_level_rules_and_has() {
+    let v = validator(json!({"type": "object",
+    "x-kubernetes-validations": [
+        {"rule": "has(self.tls) == has(self.certSecret)", "message": "tls and certSecret go together"},
+        {"rule": "!has(self.maxReplicas) || self.maxReplicas >= self.minReplicas", "message": "maxReplicas must be >= minReplicas"}
+    ],
+    "properties": {
+        "tls": {"type": "boolean"}, "certSecret": {"type": "string"},
+        "minReplicas": {"type": "integer", "default": 1}, "maxReplicas": {"type": "integer"}
+    }}));
+    assert!(
+        texts(
+            &v,
+            json!({"tls": true, "certSecret": "s", "minReplicas": 1, "maxReplicas": 2}),
+            None
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        texts(
+            &v,
+            json!({"tls": true, "minReplicas": 3, "maxReplicas": 2}),
+            None
+        ),
+        [
+            "spec: Invalid value: \"object\": tls and certSecret go together",
+            "spec: Invalid value: \"object\": maxReplicas must be >= minReplicas",
+        ]
+    );
+}
+
+#[test]
+fn root_rule_and_metadata() {
+    let v = Validator::new(&json!({"type": "object",
+        "x-kubernetes-validations": [{"rule": "self.metadata.name.startsWith('web-')", "message": "name must start with web-"},
+                                     {"rule": "self.kind == 'VirtualServer' && self.apiVersion.endsWith('v1alpha1')"}],
+        "properties": {"spec": {"type": "object"}}})).expect("schema compiles");
+    assert!(v.validate(&obj(json!({})), None).is_empty());
+    let mut other = obj(json!({}));
+    other["metadata"]["name"] = json!("db-1");
+    let errs: Vec<String> = v
+        .validate(&other, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errs,
+        ["<nil>: Invalid value: \"object\": name must start with web-"]
+    );
+}
+
+#[test]
+fn message_expression() {
+    let v = rule_on(
+        "integer",
+        json!({"rule": "self <= 64", "messageExpression": "'f must be at most 64, got ' + string(self)"}),
+    );
+    assert_eq!(
+        texts(&v, json!({"f": 65}), None),
+        ["spec.f: Invalid value: \"integer\": f must be at most 64, got 65"]
+    );
+    // A messageExpression that fails falls back to the message.
+    let v = rule_on(
+        "integer",
+        json!({"rule": "self <= 64", "message": "too big", "messageExpression": "self.nope"}),
+    );
+    assert_eq!(
+        texts(&v, json!({"f": 65}), None),
+        ["spec.f: Invalid value: \"integer\": too big"]
+    );
+}
+
+#[test]
+fn reasons_and_field_paths() {
+    let v = validator(json!({"type": "object",
+        "x-kubernetes-validations": [
+            {"rule": "self.mode != 'legacy'", "reason": "FieldValueForbidden", "message": "legacy mode is retired", "fieldPath": ".mode"},
+            {"rule": "has(self.owner)", "reason": "FieldValueRequired", "message": "owner is required", "fieldPath": ".owner"},
+            {"rule": "self.a != self.b", "reason": "FieldValueDuplicate", "fieldPath": ".b"}
+        ],
+        "properties": {"mode": {"type": "string"}, "owner": {"type": "string"}, "a": {"type": "string"}, "b": {"type": "string"}}}));
+    let errs = v.validate(&obj(json!({"mode": "legacy", "a": "x", "b": "x"})), None);
+    let t: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        t,
+        [
+            "spec.mode: Forbidden: legacy mode is retired",
+            "spec.owner: Required value: owner is required",
+            "spec.b: Duplicate value: \"object\"",
+        ]
+    );
+    assert_eq!(errs[0].kind, FieldErrorKind::Forbidden);
+    assert_eq!(errs[1].reason(), "FieldValueRequired");
+    assert_eq!(errs[2].reason(), "FieldValueDuplicate");
+}
+
+#[test]
+fn common_functions() {
+    let v = validator(json!({"type": "object", "properties": {
+        "name": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "ports": {"type": "array", "items": {"type": "integer"}},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "ratio": {"type": "number"},
+        "opt": {"type": "object", "properties": {"x": {"type": "integer"}}}
+    }}));
+    let good = json!({"name": "Web-01", "tags": ["prod", "eu"], "ports": [80, 443],
+        "labels": {"app": "web"}, "ratio": 1, "opt": {}});
+    let rules = [
+        "self.name.size() <= 10",
+        "'prod' in self.tags",
+        "self.ports.all(p, p > 0 && p < 65536)",
+        "self.ports.exists(p, p == 443)",
+        "self.ports.exists_one(p, p == 80)",
+        "self.ports.filter(p, p > 100).size() == 1",
+        "self.ports.map(p, p * 2)[0] == 160",
+        "self.name.startsWith('Web') && self.name.endsWith('01') && self.name.contains('-')",
+        "self.name.matches('^[A-Za-z]+-[0-9]+$')",
+        "self.name.lowerAscii() == 'web-01'",
+        "self.name.upperAscii().indexOf('B') == 2",
+        "self.name + '/' + self.tags[0] == 'Web-01/prod'",
+        "'app' in self.labels && self.labels['app'] == 'web'",
+        "self.labels.all(k, k.size() < 64)",
+        "self.ratio >= 0.5 && self.ratio == 1.0",
+        "self.opt.?x.orValue(7) == 7",
+        "has(self.opt) ? !has(self.opt.x) : false",
+        "self.tags.size() == 2 ? true : false",
+        "int(self.ratio) == 1",
+        "self.name.split('-').size() == 2",
+        "self.name.replace('-', '_') == 'Web_01'",
+        "type(self.ports) == list",
+    ];
+    for rule in rules {
+        let mut schema = json!({"type": "object", "x-kubernetes-validations": [{"rule": rule}], "properties": {}});
+        schema["properties"] = v_properties();
+        let v = validator(schema);
+        assert!(
+            texts(&v, good.clone(), None).is_empty(),
+            "rule failed: {rule}"
+        );
+    }
+
+    fn v_properties() -> Value {
+        json!({
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "ports": {"type": "array", "items": {"type": "integer"}},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "ratio": {"type": "number"},
+            "opt": {"type": "object", "properties": {"x": {"type": "integer"}}}
+        })
+    }
+    drop(v);
+}
+
+#[test]
+fn escaped_property_names_and_timestamps() {
+    let v = validator(json!({"type": "object",
+    "x-kubernetes-validations": [
+        {"rule": "self.x__dash__y == 1 && self.__namespace__ == 'ns'", "message": "escaping"},
+        {"rule": "self.start < self.end", "message": "start must be before end"}
+    ],
+    "properties": {
+        "x-y": {"type": "integer"}, "namespace": {"type": "string"},
+        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}
+    }}));
+    assert!(texts(&v, json!({"x-y": 1, "namespace": "ns", "start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}), None).is_empty());
+    assert_eq!(
+        texts(
+            &v,
+            json!({"x-y": 1, "namespace": "ns", "start": "2024-01-03T00:00:00Z", "end": "2024-01-02T00:00:00Z"}),
+            None
+        ),
+        ["spec: Invalid value: \"object\": start must be before end"]
+    );
+}
+
+#[test]
+fn evaluation_errors() {
+    let v = validator(
+        json!({"type": "object", "x-kubernetes-validations": [{"rule": "self.a == 1"}],
+        "properties": {"a": {"type": "integer"}}}),
+    );
+    assert_eq!(
+        texts(&v, json!({}), None),
+        ["spec: Invalid value: \"object\": no such key: a evaluating rule: self.a == 1"]
+    );
+}
+
+#[test]
+fn blocking_schema_errors_skip_cel() {
+    let v = validator(json!({"type": "object", "required": ["os"], "properties": {
+        "os": {"type": "string"},
+        "size": {"type": "integer", "x-kubernetes-validations": [{"rule": "self > 100"}]}}}));
+    assert_eq!(
+        texts(&v, json!({"size": 1}), None),
+        [
+            "spec.os: Required value",
+            "<nil>: Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        ]
+    );
+    // A non-blocking schema error (minimum is FieldValueInvalid) lets CEL run.
+    let v = validator(json!({"type": "object", "properties": {
+        "size": {"type": "integer", "minimum": 5, "x-kubernetes-validations": [{"rule": "self > 100"}]}}}));
+    assert_eq!(
+        texts(&v, json!({"size": 1}), None),
+        [
+            "spec.size: Invalid value: 1: spec.size in body should be greater than or equal to 5",
+            "spec.size: Invalid value: \"integer\": failed rule: self > 100",
+        ]
+    );
+}
+
+#[test]
+fn uncompilable_rules_are_schema_errors() {
+    let bad = |rule: Value| {
+        Validator::new(
+            &json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "string"}}, "x-kubernetes-validations": [rule]}}}),
+        )
+        .expect_err("schema must be rejected")
+    };
+    let e = bad(json!({"rule": "self.a =="}));
+    assert_eq!(
+        e.path,
+        "openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    );
+    assert_eq!(e.rule.as_deref(), Some("self.a =="));
+    assert!(e.to_string().contains("compilation failed"), "{e}");
+    assert!(
+        bad(json!({"rule": "true", "reason": "Nope"}))
+            .to_string()
+            .contains("reason")
+    );
+    assert!(
+        bad(json!({"rule": "true", "fieldPath": ".missing"}))
+            .to_string()
+            .contains("does not refer to a valid field")
+    );
+    assert!(
+        bad(json!({"rule": "true", "optionalOldSelf": true}))
+            .to_string()
+            .contains("oldSelf")
+    );
+    assert!(
+        bad(json!({"message": "no rule"}))
+            .to_string()
+            .contains("rule")
+    );
+    assert!(
+        bad(json!({"rule": "true", "messageExpression": "'a' +"}))
+            .to_string()
+            .contains("messageExpression")
+    );
+}
+
+#[test]
+fn shared_across_threads() {
+    let v = Arc::new(rule_on(
+        "integer",
+        json!({"rule": "self >= oldSelf", "message": "may only grow"}),
+    ));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let v = Arc::clone(&v);
+            std::thread::spawn(move || {
+                (0..200)
+                    .filter(|i| {
+                        !v.validate(&obj(json!({"f": i + t})), Some(&obj(json!({"f": 100}))))
+                            .is_empty()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let failures: Vec<usize> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    assert_eq!(failures, [100, 99, 98, 97]);
+}

@@ -144,13 +144,13 @@ fn invalid_examples_are_refused() {
         }
         if msgs.is_empty() {
             failures.push(format!("{}: admitted", file.display()));
-        } else if let Some(field) = expected_field(&file) {
-            if !msgs.iter().any(|m| m.contains(&field)) {
-                failures.push(format!(
-                    "{}: errors do not mention {field}: {msgs:?}",
-                    file.display()
-                ));
-            }
+        } else if let Some(field) = expected_field(&file)
+            && !msgs.iter().any(|m| m.contains(&field))
+        {
+            failures.push(format!(
+                "{}: errors do not mention {field}: {msgs:?}",
+                file.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -299,7 +299,10 @@ pub fn evaluate_month(
 
     Ok(MonthReport {
         month,
-        time_zone: tz.iana_name().unwrap_or("UTC").to_string(),
+        // A fixed-offset zone has no IANA name; show its offset instead.
+        time_zone: tz
+            .iana_name()
+            .map_or_else(|| bounds.start.strftime("%:z").to_string(), str::to_string),
         start: local_time(bounds.start_timestamp(), tz),
         end: local_time(bounds.end_timestamp(), tz),
         days: month.days(),

@@ -668,3 +668,17 @@ fn reports_render_times_in_the_configured_zone() {
     assert_eq!(r.start, "2026-10-01T00:00:00+09:00");
     assert_eq!(r.evaluated_at, "2026-12-01T00:00:00+09:00");
 }
+
+#[test]
+fn a_fixed_offset_zone_is_labelled_by_its_offset() {
+    let l = ledger(vec![outage(
+        "vm",
+        Cause::HostOrHypervisorFault,
+        "2026-10-31T23:30:00+09:00",
+        "2026-11-01T00:45:00+09:00",
+    )]);
+    let fixed = suido_sla::jiff::tz::TimeZone::fixed(suido_sla::jiff::tz::offset(9));
+    let r = evaluate_month(&l, month("2026-10"), ts(NOW), &fixed).expect("eval");
+    assert_eq!(r.time_zone, "+09:00");
+    assert_eq!(counted(&r, "vm"), 30 * MINUTE);
+}

@@ -66,6 +66,23 @@ pub struct TenantReport {
     pub servers: Vec<ServerReport>,
 }
 
+impl TenantReport {
+    /// The lowest availability among the tenant's servers (for a status
+    /// column such as "worst availability"); `None` without servers.
+    pub fn worst_availability(&self) -> Option<Availability> {
+        self.servers.iter().map(|s| s.availability).min()
+    }
+
+    /// The highest refund tier among the tenant's servers.
+    pub fn max_refund(&self) -> RefundTier {
+        self.servers
+            .iter()
+            .map(|s| s.refund)
+            .max()
+            .unwrap_or(RefundTier::None)
+    }
+}
+
 /// A server's refund in the tenant summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -649,6 +649,11 @@ fn tenant_summary_aggregates_its_servers() {
         .map(|s| (s.server.as_str(), s.refund_percent))
         .collect();
     assert_eq!(refunds, vec![("vm-a", 0), ("vm-b", 1)]);
+    assert_eq!(t1.max_refund(), RefundTier::OnePercent);
+    assert_eq!(
+        t1.worst_availability().map(|a| a.percent_string()),
+        Some("99.8655".to_string())
+    );
 }
 
 #[test]

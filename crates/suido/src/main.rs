@@ -21,6 +21,9 @@ enum Command {
     Sla(cmd::sla::Command),
     /// Run the local Kubernetes-compatible control plane.
     ControlPlane(cmd::control_plane::Args),
+    /// The simulated IaaS platform: serve it, or administer a running one.
+    #[command(subcommand)]
+    Sim(cmd::sim::Command),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +32,6 @@ fn main() -> anyhow::Result<()> {
         Command::Crds(args) => cmd::crds::run(args),
         Command::Sla(command) => cmd::sla::run(command),
         Command::ControlPlane(args) => cmd::control_plane::run(args),
+        Command::Sim(command) => cmd::sim::run(command),
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod control_plane;
 pub mod crds;
+pub mod sim;
 pub mod sla;

@@ -1,0 +1,1 @@
+//! suido-provider (work in progress).

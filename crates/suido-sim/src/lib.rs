@@ -1,0 +1,1 @@
+//! suido-sim (work in progress).

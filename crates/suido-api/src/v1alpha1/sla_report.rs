@@ -106,10 +106,10 @@ pub struct ServerAvailability {
     pub server: String,
     /// Monthly availability in percent, exact to four decimals, rounded down (e.g. `99.9712`).
     pub availability: String,
-    /// Downtime counted against the platform, in seconds.
-    pub counted_downtime_seconds: u64,
-    /// Downtime excluded from the SLA, in seconds.
-    pub excluded_downtime_seconds: u64,
+    /// Downtime counted against the platform, in milliseconds (exact, as the SLA ledger keeps it).
+    pub counted_downtime_ms: u64,
+    /// Downtime excluded from the SLA, in milliseconds.
+    pub excluded_downtime_ms: u64,
     /// Refund in percent of the month's fee: `0`, `1`, `3` or `10`.
     #[schemars(extend("enum" = [0, 1, 3, 10]))]
     pub refund_percent: u32,
@@ -127,10 +127,11 @@ pub struct OutageRecord {
     /// End (RFC 3339); absent while the outage is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
-    /// Cause, e.g. `HostFault`, `GuestOsFault`, `AnnouncedMaintenance`, `Unknown`.
+    /// Cause, as the SLA ledger names it: e.g. `hostOrHypervisorFault`, `guestOsFault`,
+    /// `announcedMaintenance`, `unknown` (see docs/sla.md).
     pub cause: String,
     /// Whether the interval counts against the platform.
     pub counted: bool,
-    /// Why it counts or is excluded (e.g. `excluded: 3.4 (3) guest OS fault`).
+    /// Why it counts or is excluded, citing the SLA rule (§3.4 item or table 4-1).
     pub reason: String,
 }

@@ -467,11 +467,43 @@ fn child(path: &str, name: &str) -> String {
     }
 }
 
-/// Evaluates every rule below `node` for `v` (with the correlated old value), appending
-/// errors. `path` is the field path of `v`, empty at the root.
+/// Where a node sits relative to the stored object on update.
+#[derive(Clone, Copy)]
+pub(crate) struct Old<'o> {
+    /// The old value bound to `oldSelf`: correlated through properties, map keys and
+    /// `map`-type list keys only.
+    pub value: Option<&'o Value>,
+    /// Whether errors of non-transition rules here are ratcheted (dropped): the node, or
+    /// its nearest correlatable ancestor, equals its old value.
+    pub ratchet: bool,
+}
+
+impl<'o> Old<'o> {
+    /// The root of an update (or of a create, with no old object).
+    pub(crate) fn root(v: &Value, old: Option<&'o Value>) -> Self {
+        Old {
+            value: old,
+            ratchet: old.is_some_and(|o| crate::validate::json_eq(o, v)),
+        }
+    }
+
+    /// A child correlated with `old` (for both `oldSelf` and ratcheting).
+    fn correlated(self, v: &Value, old: Option<&'o Value>) -> Self {
+        Old {
+            value: old,
+            ratchet: match old {
+                Some(o) => crate::validate::json_eq(o, v),
+                None => self.ratchet,
+            },
+        }
+    }
+}
+
+/// Evaluates every rule below `node` for `v`, appending errors. `path` is the field
+/// path of `v`, empty at the root.
 pub(crate) fn validate(
     v: &Value,
-    old: Option<&Value>,
+    old: Old<'_>,
     node: &Node,
     path: &str,
     resource_root: bool,
@@ -480,7 +512,10 @@ pub(crate) fn validate(
     if !node.has_cel || v.is_null() {
         return;
     }
-    let old = old.filter(|o| !o.is_null());
+    let old = Old {
+        value: old.value.filter(|o| !o.is_null()),
+        ratchet: old.ratchet,
+    };
     if !node.rules.is_empty() {
         eval_rules(v, old, node, path, resource_root, errs);
     }
@@ -492,16 +527,18 @@ pub(crate) fn validate(
             if !item_schema.has_cel {
                 return;
             }
-            let old_items = match old {
-                Some(Value::Array(o)) if node.list_type.as_deref() == Some("map") => Some(o),
-                _ => None,
-            };
+            let old_items = old.value.and_then(Value::as_array);
             for (i, item) in items.iter().enumerate() {
-                let old_item =
-                    old_items.and_then(|o| correlate_map_item(item, o, &node.list_map_keys));
+                let correlated =
+                    old_items.and_then(|o| crate::validate::correlate_item(item, o, node));
+                let mut child_old = old.correlated(item, correlated);
+                if node.list_type.as_deref() != Some("map") {
+                    // Only map-type lists bind oldSelf for their items.
+                    child_old.value = None;
+                }
                 validate(
                     item,
-                    old_item,
+                    child_old,
                     item_schema,
                     &format!("{}[{i}]", display(path)),
                     item_schema.embedded_resource,
@@ -510,17 +547,14 @@ pub(crate) fn validate(
             }
         }
         Value::Object(map) => {
-            let old_map = match old {
-                Some(Value::Object(o)) => Some(o),
-                _ => None,
-            };
+            let old_map = old.value.and_then(Value::as_object);
             if let Some(additional) = node.additional_properties.as_deref()
                 && additional.has_cel
             {
                 for (k, sub) in map {
                     validate(
                         sub,
-                        old_map.and_then(|o| o.get(k)),
+                        old.correlated(sub, old_map.and_then(|o| o.get(k))),
                         additional,
                         &format!("{}[{k}]", display(path)),
                         additional.embedded_resource,
@@ -535,7 +569,7 @@ pub(crate) fn validate(
                     }
                     validate(
                         sub,
-                        old_map.and_then(|o| o.get(k)),
+                        old.correlated(sub, old_map.and_then(|o| o.get(k))),
                         prop,
                         &child(path, k),
                         prop.embedded_resource,
@@ -548,29 +582,15 @@ pub(crate) fn validate(
     }
 }
 
-/// The old item of a map-type list with the same key field values as `item`.
-fn correlate_map_item<'o>(item: &Value, old: &'o [Value], keys: &[String]) -> Option<&'o Value> {
-    let Value::Object(item) = item else {
-        return None;
-    };
-    old.iter().find(|o| {
-        let Value::Object(o) = o else { return false };
-        keys.iter().all(|k| match (item.get(k), o.get(k)) {
-            (Some(a), Some(b)) => crate::validate::json_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        })
-    })
-}
-
 fn eval_rules(
     v: &Value,
-    old: Option<&Value>,
+    old_at: Old<'_>,
     node: &Node,
     path: &str,
     resource_root: bool,
     errs: &mut Vec<FieldError>,
 ) {
+    let old = old_at.value;
     let needs_old = node.rules.iter().any(|r| r.uses_old_self);
     let needs_optional = node.rules.iter().any(|r| r.optional_old_self);
 
@@ -643,6 +663,10 @@ fn eval_rules(
                 _ => None,
             })
             .unwrap_or_else(|| rule.default_message());
+        if !rule.uses_old_self && old_at.ratchet {
+            // Ratcheting: an unchanged value that failed before is not refused now.
+            continue;
+        }
         errs.push(match rule.reason {
             Reason::Invalid => FieldError::invalid(field, type_value(), detail),
             Reason::Forbidden => FieldError::forbidden(field, detail),

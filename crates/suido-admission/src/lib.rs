@@ -103,12 +103,15 @@ impl Validator {
     /// Schema + CEL validation; `old` is the stored object on update (None on create).
     ///
     /// Errors come in the apiserver's order: schema errors, embedded-resource and
-    /// list-type errors, then CEL rule errors. As the apiserver does, CEL rules are not
+    /// list-type errors, then CEL rule errors. On update, validation ratchets as the
+    /// apiserver's does (CRDValidationRatcheting): a value equal to its correlated old
+    /// value (through properties, map keys, and `map`/`set` list items) reports no schema
+    /// errors, and non-transition rules failing on it are dropped. As the apiserver does, CEL rules are not
     /// evaluated when there is a type, required, enum, too-long or too-many error; a
     /// single `<nil>` error says so instead.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        validate::validate_node(obj, &self.root, "", &mut errs);
+        validate::validate_node(obj, old, &self.root, "", &mut errs);
         validate::validate_embedded(obj, &self.root, "", &mut errs);
         validate::validate_list_types(obj, &self.root, "", &mut errs);
         if self.root.has_cel {
@@ -125,7 +128,14 @@ impl Validator {
             if blocking {
                 errs.push(FieldError::invalid("<nil>", None, CEL_SKIPPED));
             } else {
-                cel::validate(obj, old, &self.root, "", true, &mut errs);
+                cel::validate(
+                    obj,
+                    cel::Old::root(obj, old),
+                    &self.root,
+                    "",
+                    true,
+                    &mut errs,
+                );
             }
         }
         errs

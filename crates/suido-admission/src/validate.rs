@@ -69,7 +69,20 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Validates `v` against `node`; `path` is the kube-openapi path of `v`.
-pub(crate) fn validate_node(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
+///
+/// `old` is the correlated value of the stored object on update. As with the apiserver's
+/// validation ratcheting, a value equal to its old value reports no errors: what was
+/// stored before is not refused again.
+pub(crate) fn validate_node(
+    v: &Value,
+    old: Option<&Value>,
+    node: &Node,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    if old.is_some_and(|o| json_eq(o, v)) {
+        return;
+    }
     if v.is_null() {
         if node.has_type() && !node.nullable {
             errs.push(type_error(path, &node.types_joined(), "null"));
@@ -89,12 +102,12 @@ pub(crate) fn validate_node(v: &Value, node: &Node, path: &str, errs: &mut Vec<F
             }
         }
         Value::Number(n) => check_number(n, node, path, errs),
-        Value::Array(items) => check_array(items, node, path, errs),
+        Value::Array(items) => check_array(items, old, node, path, errs),
         _ => {}
     }
     check_enum(v, node, path, errs);
     if let Value::Object(map) = v {
-        check_object(map, node, path, errs);
+        check_object(map, old.and_then(Value::as_object), node, path, errs);
     }
 }
 
@@ -148,7 +161,7 @@ fn generic_error(detail: String) -> FieldError {
 fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
     let run = |alt: &Node| {
         let mut e = Vec::new();
-        validate_node(v, alt, path, &mut e);
+        validate_node(v, None, alt, path, &mut e);
         e
     };
     if !node.any_of.is_empty() {
@@ -324,10 +337,18 @@ fn check_number(n: &serde_json::Number, node: &Node, path: &str, errs: &mut Vec<
     }
 }
 
-fn check_array(items: &[Value], node: &Node, path: &str, errs: &mut Vec<FieldError>) {
+fn check_array(
+    items: &[Value],
+    old: Option<&Value>,
+    node: &Node,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     if let Some(item_schema) = node.items.as_deref() {
+        let old_items = old.and_then(Value::as_array);
         for (i, item) in items.iter().enumerate() {
-            validate_node(item, item_schema, &format!("{path}[{i}]"), errs);
+            let old_item = old_items.and_then(|o| correlate_item(item, o, node));
+            validate_node(item, old_item, item_schema, &format!("{path}[{i}]"), errs);
         }
     }
     let size = items.len() as i64;
@@ -381,7 +402,13 @@ fn check_enum(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
     ));
 }
 
-fn check_object(map: &Map<String, Value>, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
+fn check_object(
+    map: &Map<String, Value>,
+    old: Option<&Map<String, Value>>,
+    node: &Node,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let n = map.len() as i64;
     if let Some(min) = node.min_properties
         && n < min
@@ -402,13 +429,14 @@ fn check_object(map: &Map<String, Value>, node: &Node, path: &str, errs: &mut Ve
     if let Some(additional) = node.additional_properties.as_deref() {
         for (k, v) in map {
             if node.property(k).is_none() {
-                validate_node(v, additional, &format!("{path}.{k}"), errs);
+                let old_v = old.and_then(|o| o.get(k));
+                validate_node(v, old_v, additional, &format!("{path}.{k}"), errs);
             }
         }
     }
     for (k, v) in map {
         if let Some(prop) = node.property(k) {
-            validate_node(v, prop, &child(path, k), errs);
+            validate_node(v, old.and_then(|o| o.get(k)), prop, &child(path, k), errs);
         }
     }
     for k in &node.required {
@@ -546,5 +574,29 @@ pub(crate) fn validate_embedded(v: &Value, node: &Node, path: &str, errs: &mut V
             }
         }
         _ => {}
+    }
+}
+
+/// The old item a new list item correlates with: by key fields in a `map` list, by
+/// value in a `set` list; items of atomic lists do not correlate.
+pub(crate) fn correlate_item<'o>(item: &Value, old: &'o [Value], node: &Node) -> Option<&'o Value> {
+    match node.list_type.as_deref() {
+        Some("map") => {
+            let Value::Object(item) = item else {
+                return None;
+            };
+            old.iter().find(|o| {
+                let Value::Object(o) = o else { return false };
+                node.list_map_keys
+                    .iter()
+                    .all(|k| match (item.get(k), o.get(k)) {
+                        (Some(a), Some(b)) => json_eq(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    })
+            })
+        }
+        Some("set") => old.iter().find(|o| json_eq(o, item)),
+        _ => None,
     }
 }

@@ -1,0 +1,1827 @@
+//! The request handlers: routing of Kubernetes API paths, discovery and
+//! OpenAPI, list and get (JSON, Table, PartialObjectMetadata), and the
+//! write pipeline shared by create, update, patch, apply and delete.
+//!
+//! Handlers are synchronous: they run on a blocking thread because every
+//! write ends in an fsync. Watches are described here ([`WatchSpec`]) and
+//! streamed by the server module.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::discovery;
+use crate::events;
+use crate::openapi;
+use crate::patch;
+use crate::registry::{self, CRD_GROUP, CRD_RESOURCE, Registry, ResourceDef};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::ssa;
+use crate::status::{self, ApiError};
+use crate::store::{ObjKey, Objects, Store, Write};
+use crate::table::{self, IncludeObject};
+use crate::util;
+
+/// Shared server state.
+pub struct State {
+    /// The object store.
+    pub store: Store,
+    registry: RwLock<Arc<Registry>>,
+    /// The address clients use (for `/api`).
+    pub address: String,
+    /// How often idle watches get a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// Largest accepted request body.
+    pub max_body: usize,
+}
+
+impl State {
+    /// Builds the state and the registry from the stored CRDs.
+    pub fn new(
+        store: Store,
+        address: String,
+        bookmark_interval: Duration,
+        max_body: usize,
+    ) -> State {
+        let s = State {
+            store,
+            registry: RwLock::new(Arc::new(Registry::default())),
+            address,
+            bookmark_interval,
+            max_body,
+        };
+        s.rebuild_registry();
+        s
+    }
+
+    /// The current registry.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Rebuilds the registry after a CRD change.
+    pub fn rebuild_registry(&self) {
+        let (_, crds) = self.store.list(CRD_GROUP, CRD_RESOURCE, None);
+        let crds: Vec<Arc<Value>> = crds.into_iter().map(|(_, v)| v).collect();
+        let reg = Arc::new(Registry::build(&crds));
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = reg;
+    }
+
+    /// Creates the namespaces every cluster has, if missing.
+    pub fn ensure_default_namespaces(&self) -> Result<(), ApiError> {
+        let reg = self.registry();
+        let Some(rd) = reg.find("", "v1", "namespaces") else {
+            return Ok(());
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            if self
+                .store
+                .get(&ObjKey::new("", "namespaces", "", ns))
+                .is_none()
+            {
+                let body =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                create(self, &rd, None, body, &WriteOpts::default())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request, already read.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// HTTP method.
+    pub method: http::Method,
+    /// Path without the query.
+    pub path: String,
+    /// Query pairs in order.
+    pub query: Vec<(String, String)>,
+    /// Content-Type, without parameters, lower-cased.
+    pub content_type: Option<String>,
+    /// Accept header.
+    pub accept: String,
+    /// Body bytes.
+    pub body: bytes::Bytes,
+}
+
+impl Request {
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.q(k), Some("true" | "1" | "True" | ""))
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Content-Type.
+    pub content_type: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// `Warning` headers.
+    pub warnings: Vec<String>,
+}
+
+impl Response {
+    fn json(status: u16, v: &Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json".into(),
+            body: serde_json::to_vec(v).unwrap_or_default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The response of an error.
+    pub fn error(e: &ApiError) -> Response {
+        Response::json(e.code, &e.to_status())
+    }
+}
+
+/// What a handler produced.
+pub enum Outcome {
+    /// A complete response.
+    Response(Response),
+    /// A watch to stream.
+    Watch(WatchSpec),
+}
+
+/// How objects are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The object itself.
+    Object,
+    /// A Table (`as=Table`).
+    Table(IncludeObject),
+    /// PartialObjectMetadata.
+    Metadata,
+}
+
+/// A watch request, resolved.
+pub struct WatchSpec {
+    /// The resource watched.
+    pub rd: Arc<ResourceDef>,
+    /// Namespace, or all.
+    pub namespace: Option<String>,
+    /// Label selector.
+    pub labels: LabelSelector,
+    /// Field selector.
+    pub fields: FieldSelector,
+    /// Resume point; None means "send the current state first".
+    pub since: Option<u64>,
+    /// Whether to end the initial state with an `initial-events-end` bookmark.
+    pub send_initial_events: bool,
+    /// Whether bookmarks were asked for.
+    pub bookmarks: bool,
+    /// When to end the stream.
+    pub timeout: Duration,
+    /// Rendering.
+    pub format: Format,
+}
+
+fn format_of(accept: &str, list: bool) -> Result<Format, ApiError> {
+    let a = accept.replace(' ', "");
+    for part in a.split(',') {
+        if part.contains("as=Table") && part.contains("g=meta.k8s.io") {
+            return Ok(Format::Table(IncludeObject::Metadata));
+        }
+        if part.contains("as=PartialObjectMetadata") {
+            return Ok(Format::Metadata);
+        }
+        let media = part.split(';').next().unwrap_or_default();
+        if matches!(
+            media,
+            "" | "application/json" | "*/*" | "application/*" | "application/yaml"
+        ) && !part.contains("as=")
+        {
+            return Ok(Format::Object);
+        }
+    }
+    let _ = list;
+    Err(ApiError::not_acceptable(format!(
+        "only the following media types are accepted: application/json, application/yaml (got {accept:?})"
+    )))
+}
+
+fn include_object(req: &Request, f: Format) -> Format {
+    match (f, req.q("includeObject")) {
+        (Format::Table(_), Some("None")) => Format::Table(IncludeObject::None),
+        (Format::Table(_), Some("Object")) => Format::Table(IncludeObject::Object),
+        _ => f,
+    }
+}
+
+/// Handles one request.
+pub fn handle(state: &State, req: &Request) -> Outcome {
+    match route(state, req) {
+        Ok(o) => o,
+        Err(e) => Outcome::Response(Response::error(&e)),
+    }
+}
+
+fn only_get(req: &Request) -> Result<(), ApiError> {
+    if req.method == http::Method::GET || req.method == http::Method::HEAD {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({})",
+            req.method
+        )))
+    }
+}
+
+fn ok(v: &Value) -> Result<Outcome, ApiError> {
+    Ok(Outcome::Response(Response::json(200, v)))
+}
+
+fn route(state: &State, req: &Request) -> Result<Outcome, ApiError> {
+    let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    let reg = state.registry();
+    let aggregated = discovery::wants_aggregated(&req.accept);
+    match segs.as_slice() {
+        ["version"] => {
+            only_get(req)?;
+            ok(&discovery::version())
+        }
+        ["healthz" | "readyz" | "livez"] => {
+            only_get(req)?;
+            Ok(Outcome::Response(Response {
+                status: 200,
+                content_type: "text/plain".into(),
+                body: b"ok".to_vec(),
+                warnings: Vec::new(),
+            }))
+        }
+        ["api"] | ["apis"] => {
+            only_get(req)?;
+            let core = segs[0] == "api";
+            if aggregated {
+                let mut r = Response::json(200, &discovery::aggregated(&reg, core));
+                r.content_type = discovery::AGGREGATED_CONTENT_TYPE.into();
+                Ok(Outcome::Response(r))
+            } else if core {
+                ok(&discovery::api_versions(&state.address))
+            } else {
+                ok(&discovery::api_group_list(&reg))
+            }
+        }
+        ["openapi", "v3"] => {
+            only_get(req)?;
+            ok(&openapi::root(&reg))
+        }
+        ["openapi", "v3", "api", v] => {
+            only_get(req)?;
+            openapi::document(&reg, "", v)
+                .map(|d| Outcome::Response(Response::json(200, &d)))
+                .ok_or_else(|| ApiError::path_not_found(&req.path))
+        }
+        ["openapi", "v3", "apis", g, v] => {
+            only_get(req)?;
+            openapi::document(&reg, g, v)
+                .map(|d| Outcome::Response(Response::json(200, &d)))
+                .ok_or_else(|| ApiError::path_not_found(&req.path))
+        }
+        ["api", "v1"] => {
+            only_get(req)?;
+            discovery::api_resource_list(&reg, "", "v1")
+                .map(|d| Outcome::Response(Response::json(200, &d)))
+                .ok_or_else(|| ApiError::path_not_found(&req.path))
+        }
+        ["apis", g] => {
+            only_get(req)?;
+            discovery::api_group(&reg, g)
+                .map(|d| Outcome::Response(Response::json(200, &d)))
+                .ok_or_else(|| ApiError::path_not_found(&req.path))
+        }
+        ["apis", g, v] => {
+            only_get(req)?;
+            discovery::api_resource_list(&reg, g, v)
+                .map(|d| Outcome::Response(Response::json(200, &d)))
+                .ok_or_else(|| ApiError::path_not_found(&req.path))
+        }
+        ["api", "v1", rest @ ..] => resource(state, &reg, req, "", "v1", rest),
+        ["apis", g, v, rest @ ..] => resource(state, &reg, req, g, v, rest),
+        _ => Err(ApiError::path_not_found(&req.path)),
+    }
+}
+
+/// Options of a write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOpts {
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// `fieldManager`.
+    pub manager: Option<String>,
+    /// `fieldValidation`: Strict, Warn or Ignore.
+    pub validation: Validation,
+    /// `force` (server-side apply).
+    pub force: bool,
+}
+
+/// `fieldValidation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// Unknown fields are an error.
+    Strict,
+    /// Unknown fields give a warning (the default).
+    #[default]
+    Warn,
+    /// Unknown fields are dropped silently.
+    Ignore,
+}
+
+fn write_opts(req: &Request) -> Result<WriteOpts, ApiError> {
+    let validation = match req.q("fieldValidation") {
+        None | Some("") | Some("Warn") => Validation::Warn,
+        Some("Strict") => Validation::Strict,
+        Some("Ignore") => Validation::Ignore,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other}"
+            )));
+        }
+    };
+    let dry_run = match req.q("dryRun") {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
+    let force = match req.q("force") {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid force value {other:?}"
+            )));
+        }
+    };
+    Ok(WriteOpts {
+        dry_run,
+        manager: req
+            .q("fieldManager")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        validation,
+        force,
+    })
+}
+
+fn resource(
+    state: &State,
+    reg: &Registry,
+    req: &Request,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<Outcome, ApiError> {
+    let (ns, rest) = if rest.len() >= 3
+        && rest[0] == "namespaces"
+        && !matches!(rest[2], "status" | "finalize")
+    {
+        (Some(rest[1]), &rest[2..])
+    } else {
+        (None, rest)
+    };
+    let (plural, name, sub) = match rest {
+        [p] => (*p, None, None),
+        [p, n] => (*p, Some(*n), None),
+        [p, n, s] => (*p, Some(*n), Some(*s)),
+        _ => return Err(ApiError::path_not_found(&req.path)),
+    };
+    let rd = reg
+        .find(group, version, plural)
+        .ok_or_else(|| ApiError::path_not_found(&req.path))?;
+    if !rd.namespaced && ns.is_some() {
+        return Err(ApiError::path_not_found(&req.path));
+    }
+    if rd.namespaced && ns.is_none() && (name.is_some() || req.method != http::Method::GET) {
+        return Err(ApiError::path_not_found(&req.path));
+    }
+    let status_sub = match sub {
+        None => false,
+        Some("status") if rd.status_subresource => true,
+        Some(_) => return Err(ApiError::path_not_found(&req.path)),
+    };
+    use http::Method;
+    match (&req.method, name) {
+        (&Method::GET, None) | (&Method::HEAD, None) => {
+            if req.flag("watch") {
+                watch_spec(&rd, ns, req).map(Outcome::Watch)
+            } else {
+                list(state, &rd, ns, req).map(Outcome::Response)
+            }
+        }
+        (&Method::GET, Some(n)) | (&Method::HEAD, Some(n)) => {
+            get(state, &rd, ns, n, req).map(Outcome::Response)
+        }
+        (&Method::POST, None) => {
+            let opts = write_opts(req)?;
+            let body = decode_body(req)?;
+            let (obj, warnings) = create(state, &rd, ns, body, &opts)?;
+            let mut r = Response::json(201, &obj);
+            r.warnings = warnings;
+            Ok(Outcome::Response(r))
+        }
+        (&Method::PUT, Some(n)) => {
+            let opts = write_opts(req)?;
+            let body = decode_body(req)?;
+            update(state, &rd, ns, n, status_sub, body, &opts).map(Outcome::Response)
+        }
+        (&Method::PATCH, Some(n)) => {
+            let opts = write_opts(req)?;
+            patch_object(state, &rd, ns, n, status_sub, req, &opts).map(Outcome::Response)
+        }
+        (&Method::DELETE, Some(n)) if !status_sub => {
+            delete(state, &rd, ns, n, req).map(Outcome::Response)
+        }
+        (&Method::DELETE, None) => delete_collection(state, &rd, ns, req).map(Outcome::Response),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({})",
+            req.method
+        ))),
+    }
+}
+
+fn decode_value(bytes: &[u8], yaml: bool) -> Result<Value, ApiError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    if yaml {
+        let v: Value = serde_yaml::from_slice(bytes).map_err(|e| {
+            ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}"))
+        })?;
+        Ok(v)
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
+        })
+    }
+}
+
+fn decode_body(req: &Request) -> Result<Value, ApiError> {
+    let yaml = match req.content_type.as_deref() {
+        None | Some("application/json") | Some("*/*") => false,
+        Some("application/yaml") | Some("application/x-yaml") | Some("text/yaml") => true,
+        Some(other) => return Err(ApiError::unsupported_media_type(other)),
+    };
+    let v = decode_value(&req.body, yaml)?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------- views
+
+fn to_view(rd: &ResourceDef, stored: &Value) -> Value {
+    if rd.group == "events.k8s.io" {
+        return events::to_events_v1(stored);
+    }
+    let mut v = stored.clone();
+    if rd.custom
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("apiVersion".into(), Value::String(rd.api_version()));
+    }
+    v
+}
+
+fn from_view(rd: &ResourceDef, view: Value) -> Value {
+    if rd.group == "events.k8s.io" {
+        return events::to_core(&view);
+    }
+    view
+}
+
+fn check_type(rd: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
+    let o = obj
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the body of the request must be a JSON object"))?;
+    let want_av = rd.api_version();
+    match o.get("apiVersion").and_then(|v| v.as_str()) {
+        None | Some("") => {
+            o.insert("apiVersion".into(), Value::String(want_av));
+        }
+        Some(av) if av == want_av => {}
+        Some(av) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({want_av})"
+            )));
+        }
+    }
+    match o.get("kind").and_then(|v| v.as_str()) {
+        None | Some("") => {
+            o.insert("kind".into(), Value::String(rd.kind.clone()));
+        }
+        Some(k) if k == rd.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                rd.kind
+            )));
+        }
+    }
+    match o.get("metadata") {
+        None | Some(Value::Null) => {
+            o.insert("metadata".into(), json!({}));
+        }
+        Some(Value::Object(_)) => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "metadata: expected an object in the body of the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn meta(obj: &Value) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    obj.get("metadata")
+        .and_then(|m| m.as_object())
+        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+}
+
+fn meta_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    obj.get_mut("metadata").and_then(|m| m.as_object_mut())
+}
+
+fn meta_str<'a>(obj: &'a Value, k: &str) -> Option<&'a str> {
+    meta(obj).get(k).and_then(|v| v.as_str())
+}
+
+fn finalizers(obj: &Value) -> Vec<String> {
+    meta(obj)
+        .get("finalizers")
+        .and_then(|f| f.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn key_of(rd: &ResourceDef, ns: Option<&str>, name: &str) -> ObjKey {
+    ObjKey::new(
+        &rd.storage_group,
+        &rd.storage_resource,
+        if rd.namespaced { ns.unwrap_or("") } else { "" },
+        name,
+    )
+}
+
+fn render_one(rd: &ResourceDef, stored: &Value, format: Format) -> Value {
+    let view = to_view(rd, stored);
+    match format {
+        Format::Object => view,
+        Format::Metadata => table::partial_metadata(&view),
+        Format::Table(inc) => table::table(
+            rd,
+            &[view],
+            true,
+            json!({"resourceVersion": stored["metadata"]["resourceVersion"]}),
+            inc,
+        ),
+    }
+}
+
+fn table_content_type(format: Format) -> &'static str {
+    match format {
+        Format::Table(_) => "application/json;as=Table;v=v1;g=meta.k8s.io",
+        Format::Metadata => "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io",
+        Format::Object => "application/json",
+    }
+}
+
+// ---------------------------------------------------------------- reads
+
+fn get(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let format = include_object(req, format_of(&req.accept, false)?);
+    let obj = state
+        .store
+        .get(&key_of(rd, ns, name))
+        .ok_or_else(|| ApiError::not_found(&rd.group, &rd.plural, name))?;
+    let mut r = Response::json(200, &render_one(rd, &obj, format));
+    r.content_type = table_content_type(format).into();
+    Ok(r)
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn selectors(req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+    let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    Ok((labels, fields))
+}
+
+fn check_rv_params(req: &Request) -> Result<Option<u64>, ApiError> {
+    let rv = req.q("resourceVersion").filter(|s| !s.is_empty());
+    if let Some(m) = req.q("resourceVersionMatch").filter(|s| !s.is_empty()) {
+        if rv.is_none() {
+            return Err(ApiError::unprocessable(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
+        }
+        if !matches!(m, "NotOlderThan" | "Exact") {
+            return Err(ApiError::unprocessable(format!(
+                "resourceVersionMatch: Unsupported value: \"{m}\": supported values: \"Exact\", \"NotOlderThan\""
+            )));
+        }
+    }
+    match rv {
+        None => Ok(None),
+        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "resourceVersion: Invalid value: \"{s}\": must be a number"
+            ))
+        }),
+    }
+}
+
+fn list(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let format = include_object(req, format_of(&req.accept, true)?);
+    let (labels, fields) = selectors(req)?;
+    let rv_param = check_rv_params(req)?;
+    let cont = req.q("continue").filter(|s| !s.is_empty());
+    let mut limit = match req.q("limit").filter(|s| !s.is_empty()) {
+        None => 0usize,
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| {
+                ApiError::bad_request(format!("limit: Invalid value: {l:?}: must be an integer"))
+            })?
+            .max(0) as usize,
+    };
+    if rv_param == Some(0) && cont.is_none() {
+        limit = 0;
+    }
+    let after = match cont {
+        None => None,
+        Some(c) => Some(unhex(c).ok_or_else(|| {
+            ApiError::bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion",
+            )
+        })?),
+    };
+    let (rv, items) = state
+        .store
+        .list(&rd.storage_group, &rd.storage_resource, ns);
+    let mut out = Vec::new();
+    let mut next = None;
+    let mut remaining = 0usize;
+    for (k, obj) in items {
+        let pos = format!("{}/{}", k.namespace, k.name);
+        if after.as_ref().is_some_and(|a| pos.as_str() <= a.as_str()) {
+            continue;
+        }
+        let view = to_view(rd, &obj);
+        if !labels.matches(&view) || !fields.matches(&view) {
+            continue;
+        }
+        if limit > 0 && out.len() >= limit {
+            remaining += 1;
+            continue;
+        }
+        if limit > 0 && out.len() + 1 == limit {
+            next = Some(pos);
+        }
+        out.push(view);
+    }
+    let mut list_meta = json!({"resourceVersion": rv.to_string()});
+    if remaining > 0
+        && let Some(n) = next
+    {
+        list_meta["continue"] = Value::String(hex(&n));
+        list_meta["remainingItemCount"] = json!(remaining);
+    }
+    let body = match format {
+        Format::Table(inc) => table::table(rd, &out, true, list_meta, inc),
+        Format::Metadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "items": out.iter().map(table::partial_metadata).collect::<Vec<_>>(),
+        }),
+        Format::Object => json!({
+            "kind": rd.list_kind,
+            "apiVersion": rd.api_version(),
+            "metadata": list_meta,
+            "items": out,
+        }),
+    };
+    let mut r = Response::json(200, &body);
+    r.content_type = match format {
+        Format::Metadata => {
+            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io".into()
+        }
+        f => table_content_type(f).into(),
+    };
+    Ok(r)
+}
+
+fn watch_spec(
+    rd: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    req: &Request,
+) -> Result<WatchSpec, ApiError> {
+    let mut format = include_object(req, format_of(&req.accept, true)?);
+    if format == Format::Metadata {
+        format = Format::Metadata;
+    }
+    let (labels, fields) = selectors(req)?;
+    let rv = check_rv_params(req)?;
+    let send_initial_events = req.flag("sendInitialEvents");
+    if send_initial_events && req.q("resourceVersionMatch") != Some("NotOlderThan") {
+        return Err(ApiError::unprocessable(
+            "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        ));
+    }
+    let timeout =
+        match req.q("timeoutSeconds").filter(|s| !s.is_empty()) {
+            Some(t) => Duration::from_secs(t.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("timeoutSeconds: Invalid value: {t:?}"))
+            })?),
+            None => Duration::from_secs(30 * 60),
+        };
+    Ok(WatchSpec {
+        rd: rd.clone(),
+        namespace: ns.map(str::to_string),
+        labels,
+        fields,
+        since: if send_initial_events || rv.is_none() || rv == Some(0) {
+            None
+        } else {
+            rv
+        },
+        send_initial_events,
+        bookmarks: req.flag("allowWatchBookmarks") || send_initial_events,
+        timeout,
+        format,
+    })
+}
+
+impl WatchSpec {
+    /// Whether a stored object belongs to this watch.
+    pub fn matches(&self, key: &ObjKey, stored: &Value) -> bool {
+        if key.group != self.rd.storage_group || key.resource != self.rd.storage_resource {
+            return false;
+        }
+        if let Some(ns) = &self.namespace
+            && key.namespace != *ns
+        {
+            return false;
+        }
+        let view = to_view(&self.rd, stored);
+        self.labels.matches(&view) && self.fields.matches(&view)
+    }
+
+    /// One event line (with the trailing newline).
+    pub fn event_line(&self, kind: &str, stored: &Value, first: &mut bool) -> Vec<u8> {
+        let object = match self.format {
+            Format::Object => to_view(&self.rd, stored),
+            Format::Metadata => table::partial_metadata(&to_view(&self.rd, stored)),
+            Format::Table(inc) => {
+                let t = table::table(
+                    &self.rd,
+                    &[to_view(&self.rd, stored)],
+                    *first,
+                    json!({"resourceVersion": stored["metadata"]["resourceVersion"]}),
+                    inc,
+                );
+                *first = false;
+                t
+            }
+        };
+        line(&json!({"type": kind, "object": object}))
+    }
+
+    /// A BOOKMARK line.
+    pub fn bookmark_line(&self, rv: u64, initial_end: bool) -> Vec<u8> {
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let (kind, api_version) = match self.format {
+            Format::Object => (self.rd.kind.clone(), self.rd.api_version()),
+            Format::Metadata => ("PartialObjectMetadata".into(), "meta.k8s.io/v1".into()),
+            Format::Table(_) => ("Table".into(), "meta.k8s.io/v1".into()),
+        };
+        line(
+            &json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": metadata}}),
+        )
+    }
+
+    /// The content type of the stream.
+    pub fn content_type(&self) -> &'static str {
+        table_content_type(self.format)
+    }
+}
+
+/// An ERROR event line.
+pub fn error_line(e: &ApiError) -> Vec<u8> {
+    line(&json!({"type": "ERROR", "object": e.to_status()}))
+}
+
+fn line(v: &Value) -> Vec<u8> {
+    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    b.push(b'\n');
+    b
+}
+
+// ---------------------------------------------------------------- writes
+
+fn manager_of(opts: &WriteOpts) -> String {
+    opts.manager.clone().unwrap_or_else(|| "unknown".into())
+}
+
+/// Spec-like content: everything but metadata and status.
+fn spec_part(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("metadata");
+        o.remove("status");
+        o.remove("apiVersion");
+        o.remove("kind");
+    }
+    v
+}
+
+/// The object without fields that change on every write.
+fn comparable(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = meta_mut(&mut v) {
+        m.remove("managedFields");
+        m.remove("resourceVersion");
+    }
+    v
+}
+
+fn namespace_check(objects: &Objects, rd: &ResourceDef, ns: &str) -> Result<(), ApiError> {
+    if !rd.namespaced {
+        return Ok(());
+    }
+    match objects.get(&ObjKey::new("", "namespaces", "", ns)) {
+        None => Err(ApiError::not_found("", "namespaces", ns)),
+        Some(n) if meta(n).contains_key("deletionTimestamp") => Err(ApiError::forbidden(format!(
+            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            status::qualified(&rd.plural, &rd.group),
+            "",
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Runs schema admission for custom resources and applies the
+/// fieldValidation policy to pruned unknown fields.
+fn admit(
+    rd: &ResourceDef,
+    obj: &mut Value,
+    old: Option<&Value>,
+    opts: &WriteOpts,
+    warnings: &mut Vec<String>,
+) -> Result<(), ApiError> {
+    let Some(check) = &rd.admission else {
+        return Ok(());
+    };
+    let name = meta_str(obj, "name").unwrap_or_default().to_string();
+    match check.admit(&rd.kind, &rd.group, &name, obj, old) {
+        Ok(unknown) => {
+            if unknown.is_empty() {
+                return Ok(());
+            }
+            match opts.validation {
+                Validation::Strict => {
+                    let list = unknown
+                        .iter()
+                        .map(|f| format!("unknown field \"{f}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Err(ApiError::bad_request(format!(
+                        "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {list}",
+                        kind = rd.kind,
+                        v = rd.version
+                    )))
+                }
+                Validation::Warn => {
+                    warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+                    Ok(())
+                }
+                Validation::Ignore => Ok(()),
+            }
+        }
+        Err(rej) => Err(ApiError::invalid(
+            &rd.group,
+            &rd.kind,
+            &name,
+            rej.message,
+            &rej.causes,
+        )),
+    }
+}
+
+fn validate_crd(obj: &Value) -> Result<(), ApiError> {
+    let name = meta_str(obj, "name").unwrap_or_default();
+    if let Err(errs) = registry::defs_from_crd(obj) {
+        let causes: Vec<status::Cause> = errs
+            .iter()
+            .map(|(f, m)| status::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: m.clone(),
+                field: f.clone(),
+            })
+            .collect();
+        let detail = errs
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let msg = format!(
+            "CustomResourceDefinition.apiextensions.k8s.io \"{name}\" is invalid: {detail}"
+        );
+        return Err(ApiError::invalid(
+            CRD_GROUP,
+            "CustomResourceDefinition",
+            name,
+            msg,
+            &causes,
+        ));
+    }
+    let group = obj["spec"]["group"].as_str().unwrap_or_default();
+    let plural = obj["spec"]["names"]["plural"].as_str().unwrap_or_default();
+    if name != format!("{plural}.{group}") {
+        return Err(ApiError::invalid_field(
+            CRD_GROUP,
+            "CustomResourceDefinition",
+            name,
+            "metadata.name",
+            "Invalid value",
+            &format!("\"{name}\": must be spec.names.plural+\".\"+spec.group"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fills server-owned metadata on a new object and checks it.
+#[allow(clippy::too_many_arguments)]
+fn prepare_create(
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    mut obj: Value,
+    opts: &WriteOpts,
+    keep_managed: bool,
+    now: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(ObjKey, Value), ApiError> {
+    let m =
+        meta_mut(&mut obj).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+    let name = match m
+        .get("name")
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+    {
+        Some(n) => n.to_string(),
+        None => match m
+            .get("generateName")
+            .and_then(|n| n.as_str())
+            .filter(|n| !n.is_empty())
+        {
+            Some(prefix) => format!("{prefix}{}", util::name_suffix()),
+            None => {
+                return Err(ApiError::invalid_field(
+                    &rd.group,
+                    &rd.kind,
+                    "",
+                    "metadata.name",
+                    "Required value",
+                    "name or generateName is required",
+                ));
+            }
+        },
+    };
+    if let Some(why) = util::check_name(&name, rd.name_rule) {
+        return Err(ApiError::invalid_field(
+            &rd.group,
+            &rd.kind,
+            &name,
+            "metadata.name",
+            "Invalid value",
+            &format!("\"{name}\": {why}"),
+        ));
+    }
+    if rd.namespaced {
+        let path_ns = ns.unwrap_or("");
+        match m.get("namespace").and_then(|n| n.as_str()) {
+            Some(b) if !b.is_empty() && b != path_ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {}
+        }
+        m.insert("namespace".into(), Value::String(path_ns.to_string()));
+    } else {
+        m.remove("namespace");
+    }
+    m.insert("name".into(), Value::String(name.clone()));
+    for k in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "selfLink",
+    ] {
+        m.remove(k);
+    }
+    if !keep_managed {
+        m.remove("managedFields");
+    }
+    m.insert("uid".into(), Value::String(util::new_uid()));
+    m.insert("creationTimestamp".into(), Value::String(now.to_string()));
+    if rd.tracks_generation {
+        m.insert("generation".into(), json!(1));
+    }
+    if rd.status_subresource
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
+    }
+    if rd.group.is_empty() && rd.plural == "namespaces" {
+        obj["status"] = json!({"phase": "Active"});
+        if obj.get("spec").is_none() {
+            obj["spec"] = json!({"finalizers": ["kubernetes"]});
+        }
+    }
+    if rd.group == CRD_GROUP && rd.plural == CRD_RESOURCE {
+        validate_crd(&obj)?;
+        obj["status"] = registry::crd_status(&obj, now);
+    }
+    admit(rd, &mut obj, None, opts, warnings)?;
+    if !keep_managed {
+        ssa::record_update(
+            None,
+            &mut obj,
+            &manager_of(opts),
+            "",
+            &rd.api_version(),
+            now,
+        );
+    }
+    Ok((key_of(rd, ns, &name), obj))
+}
+
+/// Builds the new state of an existing object; None when nothing changes.
+#[allow(clippy::too_many_arguments)]
+fn prepare_update(
+    rd: &ResourceDef,
+    old: &Value,
+    mut new: Value,
+    status_sub: bool,
+    opts: &WriteOpts,
+    keep_managed: bool,
+    now: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Value>, ApiError> {
+    let name = meta_str(old, "name").unwrap_or_default().to_string();
+    let new_meta = meta(&new);
+    match new_meta.get("name").and_then(|n| n.as_str()) {
+        Some(n) if !n.is_empty() && n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => {}
+    }
+    if rd.namespaced
+        && let Some(n) = new_meta.get("namespace").and_then(|n| n.as_str())
+        && !n.is_empty()
+        && Some(n) != meta_str(old, "namespace")
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if let Some(rv) = new_meta.get("resourceVersion").and_then(|v| v.as_str())
+        && !rv.is_empty()
+        && Some(rv) != meta_str(old, "resourceVersion")
+    {
+        return Err(ApiError::conflict(
+            &rd.group,
+            &rd.plural,
+            &name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        ));
+    }
+    let mut result = if status_sub {
+        let mut r = old.clone();
+        match new.get("status") {
+            Some(s) => r["status"] = s.clone(),
+            None => {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        if keep_managed
+            && let Some(mf) = meta(&new).get("managedFields").cloned()
+            && let Some(m) = meta_mut(&mut r)
+        {
+            m.insert("managedFields".into(), mf);
+        }
+        r
+    } else {
+        if !keep_managed && let Some(m) = meta_mut(&mut new) {
+            // Clients echo managedFields back; ownership is the server's.
+            m.remove("managedFields");
+            if let Some(mf) = meta(old).get("managedFields").cloned() {
+                m.insert("managedFields".into(), mf);
+            }
+        }
+        let om = meta(old).clone();
+        if let Some(m) = meta_mut(&mut new) {
+            for k in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
+                match om.get(k) {
+                    Some(v) => {
+                        m.insert(k.into(), v.clone());
+                    }
+                    None => {
+                        m.remove(k);
+                    }
+                }
+            }
+            m.insert(
+                "resourceVersion".into(),
+                om.get("resourceVersion").cloned().unwrap_or(Value::Null),
+            );
+        }
+        if rd.status_subresource {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        }
+        new
+    };
+    if meta(old).contains_key("deletionTimestamp") {
+        let before: BTreeSet<String> = finalizers(old).into_iter().collect();
+        if finalizers(&result).iter().any(|f| !before.contains(f)) {
+            return Err(ApiError::invalid_field(
+                &rd.group,
+                &rd.kind,
+                &name,
+                "metadata.finalizers",
+                "Forbidden",
+                "no new finalizers can be added if the object is being deleted",
+            ));
+        }
+    }
+    if rd.group == CRD_GROUP && rd.plural == CRD_RESOURCE && !status_sub {
+        validate_crd(&result)?;
+        result["status"] = registry::crd_status(&result, now);
+        if let Some(conds) = old.get("status").and_then(|s| s.get("conditions")) {
+            // Keep the original transition times.
+            result["status"]["conditions"] = conds.clone();
+        }
+    }
+    if rd.tracks_generation && spec_part(old) != spec_part(&result) {
+        let g = meta(old)
+            .get("generation")
+            .and_then(|g| g.as_i64())
+            .unwrap_or(0);
+        if let Some(m) = meta_mut(&mut result) {
+            m.insert("generation".into(), json!(g + 1));
+        }
+    }
+    admit(rd, &mut result, Some(old), opts, warnings)?;
+    if comparable(&result) == comparable(old) {
+        return Ok(None);
+    }
+    if !keep_managed {
+        ssa::record_update(
+            Some(old),
+            &mut result,
+            &manager_of(opts),
+            if status_sub { "status" } else { "" },
+            &rd.api_version(),
+            now,
+        );
+    }
+    Ok(Some(result))
+}
+
+/// Writes for the final removal of an object, including what it takes
+/// with it (namespace contents, custom resources of a CRD) and a
+/// terminating namespace that becomes empty.
+fn removal_writes(
+    objects: &Objects,
+    key: &ObjKey,
+    obj: &Value,
+    now: &str,
+    writes: &mut Vec<Write>,
+) -> bool {
+    // Namespaces: delete the contents first; objects with finalizers stay
+    // and keep the namespace terminating.
+    if key.group.is_empty() && key.resource == "namespaces" {
+        let mut remaining = false;
+        for (k, o) in objects
+            .iter()
+            .filter(|(k, _)| k.namespace == key.name && !k.namespace.is_empty())
+        {
+            if finalizers(o).is_empty() {
+                writes.push(Write::Delete {
+                    key: k.clone(),
+                    object: (**o).clone(),
+                });
+            } else {
+                remaining = true;
+                if !meta(o).contains_key("deletionTimestamp") {
+                    let mut x = (**o).clone();
+                    if let Some(m) = meta_mut(&mut x) {
+                        m.insert("deletionTimestamp".into(), json!(now));
+                        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    }
+                    writes.push(Write::Put {
+                        key: k.clone(),
+                        object: x,
+                        added: false,
+                    });
+                }
+            }
+        }
+        if remaining {
+            let mut ns = obj.clone();
+            if let Some(m) = meta_mut(&mut ns) {
+                m.insert("deletionTimestamp".into(), json!(now));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            ns["status"] = json!({"phase": "Terminating"});
+            writes.push(Write::Put {
+                key: key.clone(),
+                object: ns,
+                added: false,
+            });
+            return false;
+        }
+    }
+    if key.group == CRD_GROUP && key.resource == CRD_RESOURCE {
+        let group = obj["spec"]["group"].as_str().unwrap_or_default();
+        let plural = obj["spec"]["names"]["plural"].as_str().unwrap_or_default();
+        let start = ObjKey::new(group, plural, "", "");
+        for (k, o) in objects
+            .range(start..)
+            .take_while(|(k, _)| k.group == group && k.resource == plural)
+        {
+            writes.push(Write::Delete {
+                key: k.clone(),
+                object: (**o).clone(),
+            });
+        }
+    }
+    writes.push(Write::Delete {
+        key: key.clone(),
+        object: obj.clone(),
+    });
+    // A terminating namespace whose last object just went away.
+    if !key.namespace.is_empty() {
+        let ns_key = ObjKey::new("", "namespaces", "", &key.namespace);
+        if let Some(ns) = objects.get(&ns_key)
+            && meta(ns).contains_key("deletionTimestamp")
+        {
+            let pending_elsewhere = objects.keys().any(|k| {
+                k.namespace == key.namespace
+                    && k != key
+                    && !writes
+                        .iter()
+                        .any(|w| matches!(w, Write::Delete { key: dk, .. } if dk == k))
+            });
+            if !pending_elsewhere {
+                writes.push(Write::Delete {
+                    key: ns_key,
+                    object: (**ns).clone(),
+                });
+            }
+        }
+    }
+    true
+}
+
+fn commit_result(state: &State, rd: &ResourceDef, written: &[Arc<Value>]) {
+    let _ = written;
+    if rd.group == CRD_GROUP && rd.plural == CRD_RESOURCE {
+        state.rebuild_registry();
+    }
+}
+
+/// Creates an object; returns its view and warnings.
+pub fn create(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    mut body: Value,
+    opts: &WriteOpts,
+) -> Result<(Value, Vec<String>), ApiError> {
+    check_type(rd, &mut body)?;
+    let now = util::now_rfc3339();
+    let mut warnings = Vec::new();
+    let stored = from_view(rd, body);
+    let (key, obj) = prepare_create(rd, ns, stored, opts, false, &now, &mut warnings)?;
+    if opts.dry_run {
+        if state.store.get(&key).is_some() {
+            return Err(ApiError::already_exists(&rd.group, &rd.plural, &key.name));
+        }
+        return Ok((to_view(rd, &obj), warnings));
+    }
+    let (_, written) = state.store.transact(|objects| {
+        namespace_check(objects, rd, &key.namespace)?;
+        if objects.contains_key(&key) {
+            return Err(ApiError::already_exists(&rd.group, &rd.plural, &key.name));
+        }
+        Ok((
+            vec![Write::Put {
+                key: key.clone(),
+                object: obj,
+                added: true,
+            }],
+            (),
+        ))
+    })?;
+    commit_result(state, rd, &written);
+    let out = written
+        .first()
+        .map(|o| to_view(rd, o))
+        .unwrap_or(Value::Null);
+    Ok((out, warnings))
+}
+
+/// The shared read-modify-write: `f` maps the current view (None when the
+/// object is missing) to the desired view. Returns the HTTP status and the
+/// resulting view.
+#[allow(clippy::too_many_arguments)]
+fn mutate(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    status_sub: bool,
+    opts: &WriteOpts,
+    keep_managed: bool,
+    f: impl FnOnce(Option<&Value>) -> Result<Value, ApiError>,
+) -> Result<Response, ApiError> {
+    let key = key_of(rd, ns, name);
+    let now = util::now_rfc3339();
+    let mut warnings = Vec::new();
+    let ((code, unchanged), written) = state.store.transact(|objects| {
+        let old = objects.get(&key).cloned();
+        let old_view = old.as_ref().map(|o| to_view(rd, o));
+        let mut new_view = f(old_view.as_ref())?;
+        check_type(rd, &mut new_view)?;
+        let new_stored = from_view(rd, new_view);
+        match old {
+            None => {
+                let (k, obj) =
+                    prepare_create(rd, ns, new_stored, opts, keep_managed, &now, &mut warnings)?;
+                if k != key {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({}) does not match the name on the URL ({name})",
+                        k.name
+                    )));
+                }
+                namespace_check(objects, rd, &key.namespace)?;
+                if opts.dry_run {
+                    return Ok((vec![], (201, Some(Arc::new(obj)))));
+                }
+                Ok((
+                    vec![Write::Put {
+                        key: key.clone(),
+                        object: obj,
+                        added: true,
+                    }],
+                    (201, None),
+                ))
+            }
+            Some(old) => {
+                let next = prepare_update(
+                    rd,
+                    &old,
+                    new_stored,
+                    status_sub,
+                    opts,
+                    keep_managed,
+                    &now,
+                    &mut warnings,
+                )?;
+                let Some(next) = next else {
+                    return Ok((vec![], (200, Some(old))));
+                };
+                if opts.dry_run {
+                    return Ok((vec![], (200, Some(Arc::new(next)))));
+                }
+                let mut writes = Vec::new();
+                if meta(&next).contains_key("deletionTimestamp") && finalizers(&next).is_empty() {
+                    removal_writes(objects, &key, &next, &now, &mut writes);
+                    // Report the object as last seen, like the real server.
+                    return Ok((writes, (200, None)));
+                }
+                writes.push(Write::Put {
+                    key: key.clone(),
+                    object: next,
+                    added: false,
+                });
+                Ok((writes, (200, None)))
+            }
+        }
+    })?;
+    commit_result(state, rd, &written);
+    let obj = match unchanged {
+        Some(o) => o,
+        None => written
+            .iter()
+            .find(|o| {
+                meta_str(o, "name") == Some(name)
+                    && (meta_str(o, "namespace").unwrap_or("") == key.namespace)
+            })
+            .cloned()
+            .ok_or_else(|| ApiError::internal("write produced no object"))?,
+    };
+    let mut r = Response::json(code, &to_view(rd, &obj));
+    r.warnings = warnings;
+    Ok(r)
+}
+
+fn update(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    status_sub: bool,
+    body: Value,
+    opts: &WriteOpts,
+) -> Result<Response, ApiError> {
+    mutate(state, rd, ns, name, status_sub, opts, false, |old| {
+        if old.is_none() {
+            return Err(ApiError::not_found(&rd.group, &rd.plural, name));
+        }
+        Ok(body)
+    })
+}
+
+fn patch_object(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    status_sub: bool,
+    req: &Request,
+    opts: &WriteOpts,
+) -> Result<Response, ApiError> {
+    let ct = req.content_type.as_deref().unwrap_or("");
+    match ct {
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            if ct == "application/strategic-merge-patch+json" && rd.custom {
+                return Err(ApiError::unsupported_media_type(ct));
+            }
+            let p = decode_value(&req.body, false)?;
+            if !p.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+            }
+            mutate(state, rd, ns, name, status_sub, opts, false, |old| {
+                let mut obj = old
+                    .cloned()
+                    .ok_or_else(|| ApiError::not_found(&rd.group, &rd.plural, name))?;
+                patch::merge_patch(&mut obj, &p);
+                Ok(obj)
+            })
+        }
+        "application/json-patch+json" => {
+            let p = decode_value(&req.body, false)?;
+            if !p.is_array() {
+                return Err(ApiError::bad_request(
+                    "the JSON patch must be an array of operations",
+                ));
+            }
+            mutate(state, rd, ns, name, status_sub, opts, false, |old| {
+                let mut obj = old
+                    .cloned()
+                    .ok_or_else(|| ApiError::not_found(&rd.group, &rd.plural, name))?;
+                patch::json_patch(&mut obj, &p).map_err(|e| ApiError::unprocessable(e.0))?;
+                Ok(obj)
+            })
+        }
+        "application/apply-patch+yaml" | "application/apply-patch+json" => {
+            let manager = opts.manager.clone().ok_or_else(|| {
+                ApiError::bad_request(
+                    "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+                )
+            })?;
+            let mut applied = decode_value(&req.body, true)?;
+            check_apply_body(rd, &mut applied, name)?;
+            let av = rd.api_version();
+            mutate(state, rd, ns, name, status_sub, opts, true, |old| {
+                let live = match old {
+                    Some(o) => o.clone(),
+                    None => json!({"apiVersion": av, "kind": rd.kind, "metadata": {"name": name}}),
+                };
+                let mut applied = applied;
+                if let Some(o) = applied.as_object_mut() {
+                    if status_sub {
+                        let status = o.remove("status");
+                        o.retain(|k, _| k == "apiVersion" || k == "kind" || k == "metadata");
+                        if let Some(m) = o.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                            m.retain(|k, _| k == "name" || k == "namespace");
+                        }
+                        if let Some(s) = status {
+                            o.insert("status".into(), s);
+                        }
+                    } else if rd.status_subresource {
+                        o.remove("status");
+                    }
+                }
+                let sub = if status_sub { "status" } else { "" };
+                let now = util::now_rfc3339();
+                ssa::apply(&live, &applied, &manager, sub, opts.force, &av, &now).map_err(
+                    |conflicts| {
+                        let causes: Vec<status::Cause> = conflicts
+                            .iter()
+                            .map(|c| status::Cause {
+                                reason: "FieldManagerConflict".into(),
+                                message: format!(
+                                    "conflict with \"{}\" using {}",
+                                    c.manager, c.api_version
+                                ),
+                                field: c.field.clone(),
+                            })
+                            .collect();
+                        ApiError::conflict_message(
+                            &rd.group,
+                            &rd.plural,
+                            name,
+                            ssa::conflict_message(&conflicts),
+                            &causes,
+                        )
+                    },
+                )
+            })
+        }
+        "" => Err(ApiError::unsupported_media_type("")),
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+fn check_apply_body(rd: &ResourceDef, applied: &mut Value, name: &str) -> Result<(), ApiError> {
+    let o = applied
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the apply patch must be an object"))?;
+    let av = o
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let kind = o.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+    if av.is_empty() || kind.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid object type: apiVersion and kind must be set in an apply patch",
+        ));
+    }
+    match o
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+    {
+        Some(n) if !n.is_empty() && n != name => Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        ))),
+        _ => {
+            let _ = rd;
+            Ok(())
+        }
+    }
+}
+
+fn delete_options(req: &Request) -> Result<Value, ApiError> {
+    if req.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(json!({}));
+    }
+    let yaml = matches!(req.content_type.as_deref(), Some("application/yaml"));
+    let v = decode_value(&req.body, yaml)?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request("DeleteOptions must be an object"));
+    }
+    Ok(v)
+}
+
+/// Writes to delete one object (or mark it for deletion). Returns the
+/// object left behind when finalizers keep it.
+fn delete_writes(
+    objects: &Objects,
+    key: &ObjKey,
+    obj: &Value,
+    now: &str,
+    writes: &mut Vec<Write>,
+) -> Option<Value> {
+    if finalizers(obj).is_empty() {
+        if removal_writes(objects, key, obj, now, writes) {
+            None
+        } else {
+            writes.last().and_then(|w| match w {
+                Write::Put { object, .. } => Some(object.clone()),
+                _ => None,
+            })
+        }
+    } else if meta(obj).contains_key("deletionTimestamp") {
+        Some(obj.clone())
+    } else {
+        let mut x = obj.clone();
+        if let Some(m) = meta_mut(&mut x) {
+            m.insert("deletionTimestamp".into(), json!(now));
+            m.insert("deletionGracePeriodSeconds".into(), json!(0));
+        }
+        writes.push(Write::Put {
+            key: key.clone(),
+            object: x.clone(),
+            added: false,
+        });
+        Some(x)
+    }
+}
+
+fn delete(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let opts = delete_options(req)?;
+    let dry_run = req.q("dryRun") == Some("All")
+        || opts
+            .get("dryRun")
+            .and_then(|d| d.as_array())
+            .is_some_and(|a| a.iter().any(|x| x == "All"));
+    let key = key_of(rd, ns, name);
+    let now = util::now_rfc3339();
+    let (kept, written) = state.store.transact(|objects| {
+        let obj = objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rd.group, &rd.plural, name))?;
+        if let Some(pre) = opts.get("preconditions") {
+            if let Some(uid) = pre.get("uid").and_then(|u| u.as_str())
+                && Some(uid) != meta_str(&obj, "uid")
+            {
+                return Err(ApiError::conflict(&rd.group, &rd.plural, name, &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&obj, "uid").unwrap_or_default()
+                )));
+            }
+            if let Some(rv) = pre.get("resourceVersion").and_then(|u| u.as_str())
+                && Some(rv) != meta_str(&obj, "resourceVersion")
+            {
+                return Err(ApiError::conflict(&rd.group, &rd.plural, name, &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta_str(&obj, "resourceVersion").unwrap_or_default()
+                )));
+            }
+        }
+        let mut writes = Vec::new();
+        let kept = delete_writes(objects, &key, &obj, &now, &mut writes);
+        if dry_run {
+            return Ok((vec![], (kept, meta_str(&obj, "uid").map(str::to_string))));
+        }
+        Ok((writes, (kept, meta_str(&obj, "uid").map(str::to_string))))
+    })?;
+    commit_result(state, rd, &written);
+    let (kept, uid) = kept;
+    match kept {
+        Some(obj) => {
+            let latest = written
+                .iter()
+                .find(|o| {
+                    meta_str(o, "name") == Some(name)
+                        && meta_str(o, "namespace").unwrap_or("") == key.namespace
+                })
+                .map(|o| (**o).clone())
+                .unwrap_or(obj);
+            Ok(Response::json(200, &to_view(rd, &latest)))
+        }
+        None => Ok(Response::json(
+            200,
+            &status::success(&rd.group, &rd.plural, name, uid.as_deref()),
+        )),
+    }
+}
+
+fn delete_collection(
+    state: &State,
+    rd: &ResourceDef,
+    ns: Option<&str>,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let (labels, fields) = selectors(req)?;
+    let _ = delete_options(req)?;
+    let dry_run = req.q("dryRun") == Some("All");
+    let now = util::now_rfc3339();
+    let (_, written) = state.store.transact(|objects| {
+        let start = ObjKey::new(
+            &rd.storage_group,
+            &rd.storage_resource,
+            ns.unwrap_or(""),
+            "",
+        );
+        let targets: Vec<(ObjKey, Arc<Value>)> = objects
+            .range(start..)
+            .take_while(|(k, _)| {
+                k.group == rd.storage_group
+                    && k.resource == rd.storage_resource
+                    && ns.is_none_or(|n| k.namespace == n)
+            })
+            .filter(|(_, o)| {
+                let v = to_view(rd, o);
+                labels.matches(&v) && fields.matches(&v)
+            })
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        let mut writes = Vec::new();
+        for (k, o) in &targets {
+            let mut ws = Vec::new();
+            delete_writes(objects, k, o, &now, &mut ws);
+            for w in ws {
+                let dup = writes.iter().any(|x: &Write| match (x, &w) {
+                    (Write::Delete { key: a, .. }, Write::Delete { key: b, .. }) => a == b,
+                    _ => false,
+                });
+                if !dup {
+                    writes.push(w);
+                }
+            }
+        }
+        if dry_run {
+            return Ok::<_, ApiError>((vec![], ()));
+        }
+        Ok((writes, ()))
+    })?;
+    commit_result(state, rd, &written);
+    Ok(Response::json(
+        200,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"group": rd.group, "kind": rd.plural}}),
+    ))
+}

@@ -15,6 +15,8 @@
 
 use crate::error::{FieldError, SchemaError};
 use crate::schema::{Node, Type};
+use cel::IdedExpr;
+use cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 use cel::common::types::{
     CelBool, CelBytes, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelOptional,
     CelString, CelTimestamp, CelUInt,
@@ -249,6 +251,76 @@ fn normalize_field_path(fp: &str, node: &Node) -> Result<String, String> {
     Ok(out)
 }
 
+/// The fields of `self`/`oldSelf` the rules of one node read (`self.x`, `has(self.x)`,
+/// `self.?x`), as CEL names, or `None` when some rule uses the whole value (`self ==
+/// oldSelf`, `self.all(...)`, `size(self)`). Only these fields need converting.
+pub(crate) fn referenced_fields(rules: &[CompiledRule]) -> Option<Vec<String>> {
+    let mut out = std::collections::BTreeSet::new();
+    for rule in rules {
+        let programs = std::iter::once(&rule.program).chain(rule.message_expression.as_ref());
+        for p in programs {
+            if !collect_fields(p.expression(), &mut out) {
+                return None;
+            }
+        }
+    }
+    Some(out.into_iter().collect())
+}
+
+fn is_self(e: &IdedExpr) -> bool {
+    matches!(&e.expr, Expr::Ident(n) if n == "self" || n == "oldSelf")
+}
+
+/// Adds the fields selected on `self`/`oldSelf` in `e` to `out`; false if `self` or
+/// `oldSelf` is used other than to select a field.
+fn collect_fields(e: &IdedExpr, out: &mut std::collections::BTreeSet<String>) -> bool {
+    match &e.expr {
+        Expr::Ident(_) => !is_self(e),
+        Expr::Select(sel) => {
+            if is_self(&sel.operand) {
+                out.insert(sel.field.clone());
+                true
+            } else {
+                collect_fields(&sel.operand, out)
+            }
+        }
+        Expr::Call(call) => {
+            if call.func_name == operators::OPT_SELECT
+                && call.args.len() == 2
+                && is_self(&call.args[0])
+                && let Expr::Literal(LiteralValue::String(f)) = &call.args[1].expr
+            {
+                out.insert(f.inner().to_string());
+                return true;
+            }
+            call.target
+                .as_deref()
+                .is_none_or(|t| collect_fields(t, out))
+                && call.args.iter().all(|a| collect_fields(a, out))
+        }
+        Expr::Comprehension(c) => [
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ]
+        .into_iter()
+        .all(|x| collect_fields(x, out)),
+        Expr::List(l) => l.elements.iter().all(|x| collect_fields(x, out)),
+        Expr::Map(m) => m.entries.iter().all(|x| entry_fields(&x.expr, out)),
+        Expr::Struct(st) => st.entries.iter().all(|x| entry_fields(&x.expr, out)),
+        Expr::Literal(_) | Expr::Unspecified => true,
+    }
+}
+
+fn entry_fields(e: &EntryExpr, out: &mut std::collections::BTreeSet<String>) -> bool {
+    match e {
+        EntryExpr::MapEntry(m) => collect_fields(&m.key, out) && collect_fields(&m.value, out),
+        EntryExpr::StructField(f) => collect_fields(&f.value, out),
+    }
+}
+
 const RESERVED: &[&str] = &[
     "true",
     "false",
@@ -311,6 +383,18 @@ fn escape(name: &str) -> Option<String> {
 
 /// Converts `v` (typed by `node`) to a CEL value borrowing from `v`.
 fn to_val<'v>(v: &'v Value, node: Option<&Node>, resource_root: bool) -> Box<dyn Val + 'v> {
+    to_val_only(v, node, resource_root, None)
+}
+
+/// Like [`to_val`]; when `only` is given, an object keeps only those (CEL-named) fields.
+fn to_val_only<'v>(
+    v: &'v Value,
+    node: Option<&Node>,
+    resource_root: bool,
+    only: Option<&[String]>,
+) -> Box<dyn Val + 'v> {
+    let wanted =
+        |name: &str| only.is_none_or(|o| o.binary_search_by(|f| f.as_str().cmp(name)).is_ok());
     match v {
         Value::Null => Box::new(CelNull),
         Value::Bool(b) => Box::new(CelBool::from(*b)),
@@ -350,13 +434,18 @@ fn to_val<'v>(v: &'v Value, node: Option<&Node>, resource_root: bool) -> Box<dyn
                     let sub = n.additional_properties.as_deref();
                     let embedded = sub.is_some_and(|s| s.embedded_resource);
                     for (k, val) in map {
-                        out.insert(CelMapKey::from(k.as_str()), to_val(val, sub, embedded));
+                        if wanted(k) {
+                            out.insert(CelMapKey::from(k.as_str()), to_val(val, sub, embedded));
+                        }
                     }
                 }
                 Some(n) if !n.properties.is_empty() || resource_root => {
                     for (k, val) in map {
                         if resource_root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
                         {
+                            if !wanted(k) {
+                                continue;
+                            }
                             let converted = if k == "metadata" {
                                 object_meta(val)
                             } else {
@@ -367,6 +456,9 @@ fn to_val<'v>(v: &'v Value, node: Option<&Node>, resource_root: bool) -> Box<dyn
                         }
                         let Some(prop) = n.property(k) else { continue };
                         let Some(name) = escape(k) else { continue };
+                        if !wanted(&name) {
+                            continue;
+                        }
                         let key = if name == *k {
                             CelMapKey::from(k.as_str())
                         } else {
@@ -377,7 +469,9 @@ fn to_val<'v>(v: &'v Value, node: Option<&Node>, resource_root: bool) -> Box<dyn
                 }
                 _ => {
                     for (k, val) in map {
-                        out.insert(CelMapKey::from(k.as_str()), to_val(val, None, false));
+                        if wanted(k) {
+                            out.insert(CelMapKey::from(k.as_str()), to_val(val, None, false));
+                        }
                     }
                 }
             }
@@ -591,19 +685,20 @@ fn eval_rules(
     errs: &mut Vec<FieldError>,
 ) {
     let old = old_at.value;
+    let only = node.cel_fields.as_deref();
     let needs_old = node.rules.iter().any(|r| r.uses_old_self);
     let needs_optional = node.rules.iter().any(|r| r.optional_old_self);
 
     let mut ctx = Context::with_env(Arc::clone(env()));
-    ctx.add_variable_as_val("self", to_val(v, Some(node), resource_root));
+    ctx.add_variable_as_val("self", to_val_only(v, Some(node), resource_root, only));
     if needs_old && let Some(o) = old {
-        ctx.add_variable_as_val("oldSelf", to_val(o, Some(node), resource_root));
+        ctx.add_variable_as_val("oldSelf", to_val_only(o, Some(node), resource_root, only));
     }
     let optional_ctx = needs_optional.then(|| {
         let mut c = Context::with_env(Arc::clone(env()));
-        c.add_variable_as_val("self", to_val(v, Some(node), resource_root));
+        c.add_variable_as_val("self", to_val_only(v, Some(node), resource_root, only));
         let opt = match old {
-            Some(o) => CelOptional::of(to_val(o, Some(node), resource_root)),
+            Some(o) => CelOptional::of(to_val_only(o, Some(node), resource_root, only)),
             None => CelOptional::none(),
         };
         c.add_variable_as_val("oldSelf", Box::new(opt));

@@ -72,6 +72,8 @@ pub(crate) struct Node {
     pub list_type: Option<String>,
     pub list_map_keys: Vec<String>,
     pub rules: Vec<CompiledRule>,
+    /// The fields of this node's value its rules read, `None` for the whole value.
+    pub cel_fields: Option<Vec<String>>,
     /// Whether this node or any node below it has CEL rules.
     pub has_cel: bool,
 }
@@ -315,6 +317,7 @@ pub(crate) fn compile(schema: &Value, path: &str) -> Result<Node, SchemaError> {
         list_type,
         list_map_keys,
         rules: Vec::new(),
+        cel_fields: None,
         has_cel: false,
     };
     if let Some(m) = node.multiple_of
@@ -339,6 +342,7 @@ pub(crate) fn compile(schema: &Value, path: &str) -> Result<Node, SchemaError> {
             node.rules.push(compiled);
         }
     }
+    node.cel_fields = cel::referenced_fields(&node.rules);
     node.has_cel = !node.rules.is_empty()
         || node.properties.iter().any(|(_, p)| p.has_cel)
         || node.items.as_ref().is_some_and(|i| i.has_cel)

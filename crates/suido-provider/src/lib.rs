@@ -1,1 +1,21 @@
-//! suido-provider (work in progress).
+//! Provider traits for the shared platform's IaaS APIs, and the plain domain types they use.
+//!
+//! Controllers hold `Arc<dyn ComputeProvider>`, `Arc<dyn BlockStorageProvider>` and
+//! `Arc<dyn HealthProvider>` (or one `Arc<dyn Platform>`), so the traits are object safe
+//! (through `async-trait`). This crate knows nothing of Kubernetes: mapping from the CRD types
+//! happens in the controllers.
+//!
+//! Every long-running call returns an [`Operation`] whose id can be polled with
+//! [`Operations::get_operation`], also after a restart of the caller. Creates carry a
+//! [`ClientToken`]: creating again with the same token returns the first operation (and so the
+//! same resource) instead of a duplicate, which is how a caller adopts the result of a create
+//! whose answer it never saw.
+
+pub mod catalog;
+pub mod error;
+pub mod traits;
+pub mod types;
+
+pub use error::{ProviderError, ProviderResult, TerminalKind};
+pub use traits::{BlockStorageProvider, ComputeProvider, HealthProvider, Operations, Platform};
+pub use types::*;

@@ -47,6 +47,10 @@ pub(crate) struct CompiledRule {
     field_path: Option<String>,
     optional_old_self: bool,
     uses_old_self: bool,
+    /// `Some(true)` for `self == oldSelf`, `Some(false)` for `self != oldSelf`: evaluated
+    /// natively with the apiserver's list-type-aware equality (sets and map lists
+    /// compare regardless of order).
+    native_eq: Option<bool>,
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -58,6 +62,11 @@ impl std::fmt::Debug for CompiledRule {
 }
 
 impl CompiledRule {
+    /// Whether the rule is `self == oldSelf`/`self != oldSelf`, evaluated without CEL.
+    fn is_native(&self) -> bool {
+        self.native_eq.is_some() && !self.optional_old_self
+    }
+
     /// `ruleErrorString`: the trimmed message, or the trimmed rule.
     fn error_string(&self) -> &str {
         if self.message.is_empty() {
@@ -138,6 +147,7 @@ pub(crate) fn compile_rule(
         )
     })?;
     let uses_old_self = program.references().has_variable("oldSelf");
+    let native_eq = self_old_self_equality(program.expression());
 
     let message_expression = match string("messageExpression")? {
         Some(src) if !src.trim().is_empty() => Some(env().compile(&src).map_err(|e| {
@@ -205,7 +215,63 @@ pub(crate) fn compile_rule(
         field_path,
         optional_old_self,
         uses_old_self,
+        native_eq,
     })
+}
+
+/// Recognizes `self == oldSelf` (true) and `self != oldSelf` (false), either way round.
+fn self_old_self_equality(e: &IdedExpr) -> Option<bool> {
+    let Expr::Call(call) = &e.expr else {
+        return None;
+    };
+    let want = match call.func_name.as_str() {
+        operators::EQUALS => true,
+        operators::NOT_EQUALS => false,
+        _ => return None,
+    };
+    fn name(x: &IdedExpr) -> Option<&str> {
+        match &x.expr {
+            Expr::Ident(n) => Some(n.as_str()),
+            _ => None,
+        }
+    }
+    match (call.target.as_ref(), call.args.as_slice()) {
+        (None, [a, b]) => match (name(a), name(b)) {
+            (Some("self"), Some("oldSelf")) | (Some("oldSelf"), Some("self")) => Some(want),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Equality of two values of schema `node` as CEL on the apiserver sees it: numbers by
+/// value, `set` lists and `map` lists regardless of order, other lists in order.
+fn semantic_eq(a: &Value, b: &Value, node: Option<&Node>) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    y.get(k)
+                        .is_some_and(|w| semantic_eq(v, w, node.and_then(|n| n.field(k))))
+                })
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            let items = node.and_then(|n| n.items.as_deref());
+            match node {
+                Some(n) if matches!(n.list_type.as_deref(), Some("set") | Some("map")) => {
+                    x.iter().all(|v| {
+                        crate::validate::correlate_item(v, y, n)
+                            .is_some_and(|w| semantic_eq(v, w, items))
+                    })
+                }
+                _ => x.iter().zip(y).all(|(v, w)| semantic_eq(v, w, items)),
+            }
+        }
+        _ => crate::validate::json_eq(a, b),
+    }
 }
 
 /// Validates a rule's `fieldPath` (`.a.b`, `.a['b.c']`, `['x']`) against the schema
@@ -257,7 +323,8 @@ fn normalize_field_path(fp: &str, node: &Node) -> Result<String, String> {
 pub(crate) fn referenced_fields(rules: &[CompiledRule]) -> Option<Vec<String>> {
     let mut out = std::collections::BTreeSet::new();
     for rule in rules {
-        let programs = std::iter::once(&rule.program).chain(rule.message_expression.as_ref());
+        let program = (!rule.is_native()).then_some(&rule.program);
+        let programs = program.into_iter().chain(rule.message_expression.as_ref());
         for p in programs {
             if !collect_fields(p.expression(), &mut out) {
                 return None;
@@ -688,11 +755,18 @@ fn eval_rules(
     let only = node.cel_fields.as_deref();
     let needs_old = node.rules.iter().any(|r| r.uses_old_self);
     let needs_optional = node.rules.iter().any(|r| r.optional_old_self);
+    // Rules evaluated natively need no CEL values at all.
+    let needs_ctx = node
+        .rules
+        .iter()
+        .any(|r| !r.is_native() || r.message_expression.is_some());
 
     let mut ctx = Context::with_env(Arc::clone(env()));
-    ctx.add_variable_as_val("self", to_val_only(v, Some(node), resource_root, only));
-    if needs_old && let Some(o) = old {
-        ctx.add_variable_as_val("oldSelf", to_val_only(o, Some(node), resource_root, only));
+    if needs_ctx {
+        ctx.add_variable_as_val("self", to_val_only(v, Some(node), resource_root, only));
+        if needs_old && let Some(o) = old {
+            ctx.add_variable_as_val("oldSelf", to_val_only(o, Some(node), resource_root, only));
+        }
     }
     let optional_ctx = needs_optional.then(|| {
         let mut c = Context::with_env(Arc::clone(env()));
@@ -715,7 +789,12 @@ fn eval_rules(
             (Some(c), true) => c,
             _ => &ctx,
         };
-        let result = rule.program.execute(rule_ctx);
+        let result = match (rule.native_eq, old) {
+            (Some(want), Some(o)) if rule.is_native() => {
+                Ok(cel::Value::Bool(semantic_eq(v, o, Some(node)) == want))
+            }
+            _ => rule.program.execute(rule_ctx),
+        };
         let passed = match result {
             Ok(cel::Value::Bool(b)) => b,
             Ok(other) => {

@@ -452,3 +452,30 @@ fn shared_across_threads() {
         .collect();
     assert_eq!(failures, [100, 99, 98, 97]);
 }
+
+#[test]
+fn immutable_sets_and_map_lists_ignore_order() {
+    let v = validator(json!({"type": "object", "properties": {
+        "packages": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"},
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "packages are immutable"}]},
+        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}},
+            "x-kubernetes-validations": [{"rule": "oldSelf == self", "message": "ports are immutable"}]},
+        "order": {"type": "array", "items": {"type": "string"},
+            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "order is immutable"}]}
+    }}));
+    let old = json!({"packages": ["SQLServer", "OracleSE"], "ports": [{"name": "a", "port": 1}, {"name": "b", "port": 2}], "order": ["x", "y"]});
+    assert!(texts(&v, json!({"packages": ["OracleSE", "SQLServer"], "ports": [{"name": "b", "port": 2}, {"name": "a", "port": 1}], "order": ["x", "y"]}), Some(old.clone())).is_empty());
+    assert_eq!(
+        texts(
+            &v,
+            json!({"packages": ["OracleSE"], "ports": [{"name": "b", "port": 3}, {"name": "a", "port": 1}], "order": ["y", "x"]}),
+            Some(old)
+        ),
+        [
+            "spec.order: Invalid value: \"array\": order is immutable",
+            "spec.packages: Invalid value: \"array\": packages are immutable",
+            "spec.ports: Invalid value: \"array\": ports are immutable",
+        ]
+    );
+}

@@ -146,6 +146,14 @@ pub(crate) fn compile_rule(
             format!("compilation failed: {e}"),
         )
     })?;
+    let resource_root = node.embedded_resource || !path.contains(".properties");
+    check_fields(program.expression(), node, resource_root).map_err(|e| {
+        SchemaError::with_rule(
+            &format!("{path}.rule"),
+            &source,
+            format!("compilation failed: {e}"),
+        )
+    })?;
     let uses_old_self = program.references().has_variable("oldSelf");
     let native_eq = self_old_self_equality(program.expression());
 
@@ -217,6 +225,98 @@ pub(crate) fn compile_rule(
         uses_old_self,
         native_eq,
     })
+}
+
+/// What a sub-expression is known to be, for the field check.
+enum Resolved<'n> {
+    /// A value of this schema node.
+    Node(&'n Node, bool),
+    /// Something the check does not follow (a comprehension variable, a call result, ...).
+    Unknown,
+}
+
+/// Rejects selections of fields the schema does not declare on `self`/`oldSelf`
+/// (`undefined field 'x'`), as the apiserver's type checker does at CRD creation.
+fn check_fields(e: &IdedExpr, node: &Node, resource_root: bool) -> Result<(), String> {
+    resolve(e, node, resource_root).map(|_| ())
+}
+
+fn resolve<'n>(e: &IdedExpr, node: &'n Node, root: bool) -> Result<Resolved<'n>, String> {
+    let select = |parent: Resolved<'n>, field: &str| -> Result<Resolved<'n>, String> {
+        let Resolved::Node(p, p_root) = parent else {
+            return Ok(Resolved::Unknown);
+        };
+        if p_root && matches!(field, "apiVersion" | "kind" | "metadata") {
+            return Ok(Resolved::Unknown);
+        }
+        if let Some(additional) = p.additional_properties.as_deref() {
+            return Ok(Resolved::Node(additional, additional.embedded_resource));
+        }
+        if p.properties.is_empty() {
+            return Ok(Resolved::Unknown);
+        }
+        match p
+            .properties
+            .iter()
+            .find(|(k, _)| escape(k).as_deref() == Some(field))
+        {
+            Some((_, prop)) => Ok(Resolved::Node(prop, prop.embedded_resource)),
+            None if p.preserve_unknown => Ok(Resolved::Unknown),
+            None => Err(format!("undefined field '{field}'")),
+        }
+    };
+    match &e.expr {
+        Expr::Ident(n) if n == "self" || n == "oldSelf" => Ok(Resolved::Node(node, root)),
+        Expr::Select(sel) => {
+            let parent = resolve(&sel.operand, node, root)?;
+            let field = select(parent, &sel.field)?;
+            Ok(if sel.test { Resolved::Unknown } else { field })
+        }
+        Expr::Call(call) => {
+            if let Some(t) = call.target.as_deref() {
+                resolve(t, node, root)?;
+            }
+            let mut args = Vec::with_capacity(call.args.len());
+            for a in &call.args {
+                args.push(resolve(a, node, root)?);
+            }
+            if call.func_name == operators::OPT_SELECT
+                && let (Some(parent), Some(arg)) = (args.into_iter().next(), call.args.get(1))
+                && let Expr::Literal(LiteralValue::String(f)) = &arg.expr
+            {
+                select(parent, f.inner())?;
+            }
+            Ok(Resolved::Unknown)
+        }
+        Expr::Comprehension(c) => {
+            for x in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                resolve(x, node, root)?;
+            }
+            Ok(Resolved::Unknown)
+        }
+        Expr::List(l) => {
+            for x in &l.elements {
+                resolve(x, node, root)?;
+            }
+            Ok(Resolved::Unknown)
+        }
+        Expr::Map(m) => {
+            for x in &m.entries {
+                if let EntryExpr::MapEntry(me) = &x.expr {
+                    resolve(&me.key, node, root)?;
+                    resolve(&me.value, node, root)?;
+                }
+            }
+            Ok(Resolved::Unknown)
+        }
+        _ => Ok(Resolved::Unknown),
+    }
 }
 
 /// Recognizes `self == oldSelf` (true) and `self != oldSelf` (false), either way round.

@@ -479,3 +479,25 @@ fn immutable_sets_and_map_lists_ignore_order() {
         ]
     );
 }
+
+#[test]
+fn rules_selecting_undeclared_fields_do_not_compile() {
+    let compile = |rule: &str| {
+        Validator::new(
+            &json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {
+                "size": {"type": "string"},
+                "disks": {"type": "array", "items": {"type": "object", "properties": {"sizeGb": {"type": "integer"}}}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+            },
+            "x-kubernetes-validations": [{"rule": rule}]}}}),
+        )
+    };
+    let e = compile("self.sise == 'S'").expect_err("typo is refused");
+    assert!(e.to_string().contains("undefined field 'sise'"), "{e}");
+    assert!(compile("has(self.nope)").is_err());
+    assert!(compile("self.?nope.orValue('') == ''").is_err());
+    assert!(compile("self.size == 'S' && self.disks.all(d, d.sizeGb > 0)").is_ok());
+    assert!(compile("self.labels.anything == 'x' && has(self.free.whatever)").is_ok());
+}

@@ -96,6 +96,7 @@ fn env() -> &'static Arc<Env> {
         let _ = env.add_extension(cel::extensions::strings);
         let _ = env.add_extension(cel::extensions::lists);
         let _ = env.add_extension(cel::extensions::math);
+        let _ = crate::k8s_lib::register(&mut env);
         Arc::new(env)
     })
 }

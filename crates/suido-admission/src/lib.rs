@@ -31,6 +31,7 @@
 mod cel;
 mod error;
 mod formats;
+mod k8s_lib;
 mod mutate;
 mod schema;
 mod validate;

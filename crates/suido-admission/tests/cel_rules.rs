@@ -302,6 +302,12 @@ fn common_functions() {
         "self.name.split('-').size() == 2",
         "self.name.replace('-', '_') == 'Web_01'",
         "type(self.ports) == list",
+        "self.ports.isSorted() && !['b', 'a'].isSorted()",
+        "self.ports.sum() == 523 && [1.5, 2.5].sum() == 4.0 && [].sum() == 0",
+        "self.ports.min() == 80 && self.ports.max() == 443 && self.tags.min() == 'eu'",
+        "self.ports.indexOf(443) == 1 && self.ports.indexOf(1) == -1",
+        "[1, 2, 1].lastIndexOf(1) == 2",
+        "self.name.indexOf('-') == 3",
     ];
     for rule in rules {
         let mut schema = json!({"type": "object", "x-kubernetes-validations": [{"rule": rule}], "properties": {}});

@@ -350,6 +350,7 @@ pub(crate) fn compile(schema: &Value, path: &str) -> Result<Node, SchemaError> {
             .additional_properties
             .as_ref()
             .is_some_and(|a| a.has_cel);
+    check_default(&node, path)?;
     Ok(node)
 }
 
@@ -377,6 +378,33 @@ fn str_field(
         Some(_) => Err(SchemaError::new(
             &format!("{path}.{key}"),
             "must be a string",
+        )),
+    }
+}
+
+/// The apiserver refuses a CRD whose `default` does not validate against its own schema
+/// (after pruning and defaulting the default itself).
+fn check_default(node: &Node, path: &str) -> Result<(), SchemaError> {
+    let Some(default) = &node.default else {
+        return Ok(());
+    };
+    let mut value = default.clone();
+    let mut pruned = Vec::new();
+    crate::mutate::prune(&mut value, node, node.embedded_resource, "", &mut pruned);
+    if let Some(field) = pruned.first() {
+        return Err(SchemaError::new(
+            &format!("{path}.default"),
+            format!("must not have unknown fields: {field}"),
+        ));
+    }
+    crate::mutate::apply_defaults(&mut value, node);
+    let mut errs = Vec::new();
+    crate::validate::validate_node(&value, None, node, "", &mut errs);
+    match errs.first() {
+        None => Ok(()),
+        Some(e) => Err(SchemaError::new(
+            &format!("{path}.default"),
+            format!("Invalid value: {e}"),
         )),
     }
 }

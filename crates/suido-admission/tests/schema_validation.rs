@@ -465,3 +465,32 @@ fn several_errors_are_all_reported() {
         ]
     );
 }
+
+#[test]
+fn invalid_defaults_are_schema_errors() {
+    let bad = Validator::new(&resource(field(
+        "integer",
+        json!({"minimum": 1, "default": 0}),
+    )))
+    .expect_err("refused");
+    assert_eq!(
+        bad.path,
+        "openAPIV3Schema.properties[spec].properties[f].default"
+    );
+    assert!(bad.message.contains("greater than or equal to 1"), "{bad}");
+    assert!(
+        Validator::new(&resource(field(
+            "string",
+            json!({"enum": ["a"], "default": "b"})
+        )))
+        .is_err()
+    );
+    assert!(Validator::new(&resource(field("string", json!({"default": 3})))).is_err());
+    // A default object is defaulted before it is checked, and must carry no unknown fields.
+    let nested = json!({"type": "object", "properties": {"o": {"type": "object", "default": {}, "required": ["x"],
+        "properties": {"x": {"type": "integer", "default": 1}}}}});
+    assert!(Validator::new(&resource(nested)).is_ok());
+    let unknown = json!({"type": "object", "properties": {"o": {"type": "object", "default": {"y": 1},
+        "properties": {"x": {"type": "integer"}}}}});
+    assert!(Validator::new(&resource(unknown)).is_err());
+}

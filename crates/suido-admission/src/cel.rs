@@ -15,6 +15,7 @@
 
 use crate::error::{FieldError, SchemaError};
 use crate::schema::{Node, Type};
+use crate::validate::{Seg, descend};
 use cel::IdedExpr;
 use cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 use cel::common::types::{
@@ -767,7 +768,7 @@ pub(crate) fn validate(
     v: &Value,
     old: Old<'_>,
     node: &Node,
-    path: &str,
+    path: &mut String,
     resource_root: bool,
     errs: &mut Vec<FieldError>,
 ) {
@@ -798,14 +799,16 @@ pub(crate) fn validate(
                     // Only map-type lists bind oldSelf for their items.
                     child_old.value = None;
                 }
-                validate(
-                    item,
-                    child_old,
-                    item_schema,
-                    &format!("{}[{i}]", display(path)),
-                    item_schema.embedded_resource,
-                    errs,
-                );
+                descend(path, Seg::Index(i), |p| {
+                    validate(
+                        item,
+                        child_old,
+                        item_schema,
+                        p,
+                        item_schema.embedded_resource,
+                        errs,
+                    )
+                });
             }
         }
         Value::Object(map) => {
@@ -814,14 +817,17 @@ pub(crate) fn validate(
                 && additional.has_cel
             {
                 for (k, sub) in map {
-                    validate(
-                        sub,
-                        old.correlated(sub, old_map.and_then(|o| o.get(k))),
-                        additional,
-                        &format!("{}[{k}]", display(path)),
-                        additional.embedded_resource,
-                        errs,
-                    );
+                    let child_old = old.correlated(sub, old_map.and_then(|o| o.get(k)));
+                    descend(path, Seg::Key(k), |p| {
+                        validate(
+                            sub,
+                            child_old,
+                            additional,
+                            p,
+                            additional.embedded_resource,
+                            errs,
+                        )
+                    });
                 }
             }
             for (k, sub) in map {
@@ -829,14 +835,10 @@ pub(crate) fn validate(
                     if resource_root && k == "metadata" {
                         continue;
                     }
-                    validate(
-                        sub,
-                        old.correlated(sub, old_map.and_then(|o| o.get(k))),
-                        prop,
-                        &child(path, k),
-                        prop.embedded_resource,
-                        errs,
-                    );
+                    let child_old = old.correlated(sub, old_map.and_then(|o| o.get(k)));
+                    descend(path, Seg::Field(k), |p| {
+                        validate(sub, child_old, prop, p, prop.embedded_resource, errs)
+                    });
                 }
             }
         }

@@ -76,7 +76,7 @@ impl Validator {
     /// Remove fields not declared in the schema (keeping `apiVersion`, `kind` and
     /// `metadata` at the root, and everything under `x-kubernetes-preserve-unknown-fields`).
     pub fn prune(&self, obj: &mut Value) {
-        mutate::prune(obj, &self.root, true, "", &mut Vec::new());
+        mutate::prune(obj, &self.root, true, &mut String::new(), &mut Vec::new());
     }
 
     /// Like [`Validator::prune`], returning the paths of the removed fields
@@ -85,7 +85,7 @@ impl Validator {
     /// `kubectl apply` asks for); see [`strict_decoding_message`].
     pub fn prune_reporting(&self, obj: &mut Value) -> Vec<String> {
         let mut pruned = Vec::new();
-        mutate::prune(obj, &self.root, true, "", &mut pruned);
+        mutate::prune(obj, &self.root, true, &mut String::new(), &mut pruned);
         pruned
     }
 
@@ -112,9 +112,10 @@ impl Validator {
     /// single `<nil>` error says so instead.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        validate::validate_node(obj, old, &self.root, "", &mut errs);
-        validate::validate_embedded(obj, &self.root, "", &mut errs);
-        validate::validate_list_types(obj, &self.root, "", &mut errs);
+        let mut path = String::with_capacity(64);
+        validate::validate_node(obj, old, &self.root, &mut path, &mut errs);
+        validate::validate_embedded(obj, &self.root, &mut path, &mut errs);
+        validate::validate_list_types(obj, &self.root, &mut path, &mut errs);
         if self.root.has_cel {
             let blocking = errs.iter().any(|e| {
                 matches!(
@@ -133,7 +134,7 @@ impl Validator {
                     obj,
                     cel::Old::root(obj, old),
                     &self.root,
-                    "",
+                    &mut path,
                     true,
                     &mut errs,
                 );

@@ -12,6 +12,7 @@
 //! in properties, `additionalProperties` maps and array items alike.
 
 use crate::schema::Node;
+use crate::validate::{Seg, descend};
 use serde_json::Value;
 
 /// Removes fields the schema does not declare, recording the path of each removed field
@@ -21,7 +22,7 @@ pub(crate) fn prune(
     value: &mut Value,
     node: &Node,
     resource_root: bool,
-    path: &str,
+    path: &mut String,
     pruned: &mut Vec<String>,
 ) {
     match value {
@@ -31,13 +32,9 @@ pub(crate) fn prune(
                     if resource_root && is_type_meta(k) {
                         continue;
                     }
-                    prune(
-                        v,
-                        additional,
-                        additional.embedded_resource,
-                        &join(path, k),
-                        pruned,
-                    );
+                    descend(path, Seg::Field(k), |p| {
+                        prune(v, additional, additional.embedded_resource, p, pruned)
+                    });
                 }
                 return;
             }
@@ -56,21 +53,18 @@ pub(crate) fn prune(
                         // ObjectMeta is not governed by the CRD schema.
                         continue;
                     }
-                    prune(v, prop, prop.embedded_resource, &join(path, k), pruned);
+                    descend(path, Seg::Field(k), |p| {
+                        prune(v, prop, prop.embedded_resource, p, pruned)
+                    });
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = node.items.as_deref() {
                 for (i, item) in items.iter_mut().enumerate() {
-                    let item_path = format!("{path}[{i}]");
-                    prune(
-                        item,
-                        item_schema,
-                        item_schema.embedded_resource,
-                        &item_path,
-                        pruned,
-                    );
+                    descend(path, Seg::Index(i), |p| {
+                        prune(item, item_schema, item_schema.embedded_resource, p, pruned)
+                    });
                 }
             }
         }

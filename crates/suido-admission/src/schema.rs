@@ -76,6 +76,10 @@ pub(crate) struct Node {
     pub cel_fields: Option<Vec<String>>,
     /// Whether this node or any node below it has CEL rules.
     pub has_cel: bool,
+    /// Whether this node or any node below it is a `set` or `map` list.
+    pub has_list_types: bool,
+    /// Whether this node or any node below it is an embedded resource.
+    pub has_embedded: bool,
 }
 
 impl Node {
@@ -319,6 +323,8 @@ pub(crate) fn compile(schema: &Value, path: &str) -> Result<Node, SchemaError> {
         rules: Vec::new(),
         cel_fields: None,
         has_cel: false,
+        has_list_types: false,
+        has_embedded: false,
     };
     if let Some(m) = node.multiple_of
         && m <= 0.0
@@ -350,6 +356,18 @@ pub(crate) fn compile(schema: &Value, path: &str) -> Result<Node, SchemaError> {
             .additional_properties
             .as_ref()
             .is_some_and(|a| a.has_cel);
+    let children = || {
+        node.properties
+            .iter()
+            .map(|(_, p)| p)
+            .chain(node.items.as_deref())
+            .chain(node.additional_properties.as_deref())
+    };
+    let has_list_types = matches!(node.list_type.as_deref(), Some("set") | Some("map"))
+        || children().any(|c| c.has_list_types);
+    let has_embedded = node.embedded_resource || children().any(|c| c.has_embedded);
+    node.has_list_types = has_list_types;
+    node.has_embedded = has_embedded;
     check_default(&node, path)?;
     Ok(node)
 }
@@ -390,7 +408,13 @@ fn check_default(node: &Node, path: &str) -> Result<(), SchemaError> {
     };
     let mut value = default.clone();
     let mut pruned = Vec::new();
-    crate::mutate::prune(&mut value, node, node.embedded_resource, "", &mut pruned);
+    crate::mutate::prune(
+        &mut value,
+        node,
+        node.embedded_resource,
+        &mut String::new(),
+        &mut pruned,
+    );
     if let Some(field) = pruned.first() {
         return Err(SchemaError::new(
             &format!("{path}.default"),
@@ -399,7 +423,7 @@ fn check_default(node: &Node, path: &str) -> Result<(), SchemaError> {
     }
     crate::mutate::apply_defaults(&mut value, node);
     let mut errs = Vec::new();
-    crate::validate::validate_node(&value, None, node, "", &mut errs);
+    crate::validate::validate_node(&value, None, node, &mut String::new(), &mut errs);
     match errs.first() {
         None => Ok(()),
         Some(e) => Err(SchemaError::new(

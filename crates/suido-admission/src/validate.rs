@@ -35,6 +35,53 @@ fn err_field(name: &str) -> String {
     }
 }
 
+/// One step down a path.
+#[derive(Clone, Copy)]
+pub(crate) enum Seg<'a> {
+    /// A property: `.name`, or `name` at the root.
+    Field(&'a str),
+    /// A list item: `[i]`.
+    Index(usize),
+    /// A map key as kube-openapi spells it: `.key`.
+    DotKey(&'a str),
+    /// A map key as field paths spell it: `[key]` (`<nil>[key]` at the root).
+    Key(&'a str),
+}
+
+/// Runs `f` with `seg` appended to `path`, then restores `path`: paths are built in one
+/// buffer and only copied out when an error is reported.
+pub(crate) fn descend<R>(path: &mut String, seg: Seg<'_>, f: impl FnOnce(&mut String) -> R) -> R {
+    let len = path.len();
+    match seg {
+        Seg::Field(name) => {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(name);
+        }
+        Seg::Index(i) => {
+            path.push('[');
+            path.push_str(&i.to_string());
+            path.push(']');
+        }
+        Seg::DotKey(k) => {
+            path.push('.');
+            path.push_str(k);
+        }
+        Seg::Key(k) => {
+            if path.is_empty() {
+                path.push_str("<nil>");
+            }
+            path.push('[');
+            path.push_str(k);
+            path.push(']');
+        }
+    }
+    let r = f(path);
+    path.truncate(len);
+    r
+}
+
 fn child(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_string()
@@ -77,7 +124,7 @@ pub(crate) fn validate_node(
     v: &Value,
     old: Option<&Value>,
     node: &Node,
-    path: &str,
+    path: &mut String,
     errs: &mut Vec<FieldError>,
 ) {
     if old.is_some_and(|o| json_eq(o, v)) {
@@ -158,12 +205,14 @@ fn generic_error(detail: String) -> FieldError {
     FieldError::invalid("<nil>", Some(Value::String(String::new())), detail)
 }
 
-fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
-    let run = |alt: &Node| {
+fn check_combinators(v: &Value, node: &Node, path: &mut String, errs: &mut Vec<FieldError>) {
+    fn run_alt(v: &Value, alt: &Node, path: &mut String) -> Vec<FieldError> {
         let mut e = Vec::new();
         validate_node(v, None, alt, path, &mut e);
         e
-    };
+    }
+    let quoted = go_quote(path);
+    let mut run = |alt: &Node| run_alt(v, alt, path);
     if !node.any_of.is_empty() {
         let mut best: Option<Vec<FieldError>> = None;
         let mut ok = false;
@@ -180,7 +229,7 @@ fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldErr
         if !ok {
             errs.push(generic_error(format!(
                 "{} must validate at least one schema (anyOf)",
-                go_quote(path)
+                quoted
             )));
             errs.extend(best.unwrap_or_default());
         }
@@ -204,7 +253,7 @@ fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldErr
             };
             errs.push(generic_error(format!(
                 "{} must validate one and only one schema (oneOf). {extra}",
-                go_quote(path)
+                quoted
             )));
             if valid == 0 {
                 errs.extend(best.unwrap_or_default());
@@ -226,7 +275,7 @@ fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldErr
             let extra = if valid == 0 { ". None validated" } else { "" };
             errs.push(generic_error(format!(
                 "{} must validate all the schemas (allOf){extra}",
-                go_quote(path)
+                quoted
             )));
         }
     }
@@ -235,7 +284,7 @@ fn check_combinators(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldErr
     {
         errs.push(generic_error(format!(
             "{} must not validate the schema (not)",
-            go_quote(path)
+            quoted
         )));
     }
 }
@@ -341,14 +390,16 @@ fn check_array(
     items: &[Value],
     old: Option<&Value>,
     node: &Node,
-    path: &str,
+    path: &mut String,
     errs: &mut Vec<FieldError>,
 ) {
     if let Some(item_schema) = node.items.as_deref() {
         let old_items = old.and_then(Value::as_array);
         for (i, item) in items.iter().enumerate() {
             let old_item = old_items.and_then(|o| correlate_item(item, o, node));
-            validate_node(item, old_item, item_schema, &format!("{path}[{i}]"), errs);
+            descend(path, Seg::Index(i), |p| {
+                validate_node(item, old_item, item_schema, p, errs)
+            });
         }
     }
     let size = items.len() as i64;
@@ -406,7 +457,7 @@ fn check_object(
     map: &Map<String, Value>,
     old: Option<&Map<String, Value>>,
     node: &Node,
-    path: &str,
+    path: &mut String,
     errs: &mut Vec<FieldError>,
 ) {
     let n = map.len() as i64;
@@ -430,13 +481,18 @@ fn check_object(
         for (k, v) in map {
             if node.property(k).is_none() {
                 let old_v = old.and_then(|o| o.get(k));
-                validate_node(v, old_v, additional, &format!("{path}.{k}"), errs);
+                descend(path, Seg::DotKey(k), |p| {
+                    validate_node(v, old_v, additional, p, errs)
+                });
             }
         }
     }
     for (k, v) in map {
         if let Some(prop) = node.property(k) {
-            validate_node(v, old.and_then(|o| o.get(k)), prop, &child(path, k), errs);
+            let old_v = old.and_then(|o| o.get(k));
+            descend(path, Seg::Field(k), |p| {
+                validate_node(v, old_v, prop, p, errs)
+            });
         }
     }
     for k in &node.required {
@@ -448,17 +504,29 @@ fn check_object(
 
 /// `x-kubernetes-list-type` set and map uniqueness (`listtype.ValidateListSetsAndMaps`).
 /// `path` uses field-path spelling (`spec.map[key]`).
-pub(crate) fn validate_list_types(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_list_types(
+    v: &Value,
+    node: &Node,
+    path: &mut String,
+    errs: &mut Vec<FieldError>,
+) {
+    if !node.has_list_types {
+        return;
+    }
     match v {
         Value::Object(map) => {
             if let Some(additional) = node.additional_properties.as_deref() {
                 for (k, sub) in map {
-                    validate_list_types(sub, additional, &format!("{}[{k}]", display(path)), errs);
+                    descend(path, Seg::Key(k), |p| {
+                        validate_list_types(sub, additional, p, errs)
+                    });
                 }
             }
             for (k, sub) in map {
                 if let Some(prop) = node.property(k) {
-                    validate_list_types(sub, prop, &child(path, k), errs);
+                    descend(path, Seg::Field(k), |p| {
+                        validate_list_types(sub, prop, p, errs)
+                    });
                 }
             }
         }
@@ -477,12 +545,9 @@ pub(crate) fn validate_list_types(v: &Value, node: &Node, path: &str, errs: &mut
             }
             if let Some(item_schema) = node.items.as_deref() {
                 for (i, item) in items.iter().enumerate() {
-                    validate_list_types(
-                        item,
-                        item_schema,
-                        &format!("{}[{i}]", display(path)),
-                        errs,
-                    );
+                    descend(path, Seg::Index(i), |p| {
+                        validate_list_types(item, item_schema, p, errs)
+                    });
                 }
             }
         }
@@ -543,7 +608,15 @@ fn validate_list_map(items: &[Value], node: &Node, path: &str, errs: &mut Vec<Fi
 }
 
 /// `x-kubernetes-embedded-resource` objects must carry `apiVersion` and `kind`.
-pub(crate) fn validate_embedded(v: &Value, node: &Node, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_embedded(
+    v: &Value,
+    node: &Node,
+    path: &mut String,
+    errs: &mut Vec<FieldError>,
+) {
+    if !node.has_embedded {
+        return;
+    }
     match v {
         Value::Object(map) => {
             if node.embedded_resource && !path.is_empty() {
@@ -560,16 +633,22 @@ pub(crate) fn validate_embedded(v: &Value, node: &Node, path: &str, errs: &mut V
             }
             for (k, sub) in map {
                 if let Some(prop) = node.property(k) {
-                    validate_embedded(sub, prop, &child(path, k), errs);
+                    descend(path, Seg::Field(k), |p| {
+                        validate_embedded(sub, prop, p, errs)
+                    });
                 } else if let Some(additional) = node.additional_properties.as_deref() {
-                    validate_embedded(sub, additional, &format!("{}[{k}]", display(path)), errs);
+                    descend(path, Seg::Key(k), |p| {
+                        validate_embedded(sub, additional, p, errs)
+                    });
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = node.items.as_deref() {
                 for (i, item) in items.iter().enumerate() {
-                    validate_embedded(item, item_schema, &format!("{}[{i}]", display(path)), errs);
+                    descend(path, Seg::Index(i), |p| {
+                        validate_embedded(item, item_schema, p, errs)
+                    });
                 }
             }
         }

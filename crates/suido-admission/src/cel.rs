@@ -11,7 +11,7 @@
 //! Object properties are visible under their CEL-escaped names (`__dash__`, `__dot__`,
 //! ...), resource roots expose `apiVersion`, `kind` and `metadata.name`/`generateName`,
 //! integers are `int`, numbers `double`, and strings of format `date-time`/`date`
-//! become timestamps and `byte` becomes bytes.
+//! become timestamps, `duration` becomes a duration and `byte` becomes bytes.
 
 use crate::error::{FieldError, SchemaError};
 use crate::schema::{Node, Type};
@@ -19,8 +19,8 @@ use crate::validate::{Seg, descend};
 use cel::IdedExpr;
 use cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 use cel::common::types::{
-    CelBool, CelBytes, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelOptional,
-    CelString, CelTimestamp, CelUInt,
+    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull,
+    CelOptional, CelString, CelTimestamp, CelUInt,
 };
 use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Program};
@@ -682,6 +682,11 @@ fn string_val<'v>(s: &'v str, node: Option<&Node>) -> Box<dyn Val + 'v> {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
             {
                 return Box::new(CelTimestamp::from(t.and_utc().fixed_offset()));
+            }
+        }
+        Some("duration") => {
+            if let Some(d) = crate::formats::parse_duration(s) {
+                return Box::new(CelDuration::from(d));
             }
         }
         Some("byte") => {

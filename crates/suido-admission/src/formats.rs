@@ -147,6 +147,62 @@ fn is_uri(s: &str) -> bool {
     }
 }
 
+/// A Kubernetes resource quantity (`resource.ParseQuantity`): a signed decimal number
+/// with an optional binary (`Ki`...`Ei`), decimal (`n`, `u`, `m`, `k`, `M`...`E`) or
+/// exponent (`e3`, `E-2`) suffix.
+pub(crate) fn is_quantity(s: &str) -> bool {
+    matches(
+        &QUANTITY,
+        r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$",
+        s,
+    )
+}
+
+static QUANTITY: OnceLock<Option<Regex>> = OnceLock::new();
+
+/// Parses a Go duration (`1h30m`, `300ms`, `-1.5h`) as strfmt's `ParseDuration` also
+/// accepts it, plus `d` and `w` units.
+pub(crate) fn parse_duration(s: &str) -> Option<chrono::Duration> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(chrono::Duration::zero());
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if num_end == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "d" => 86400e9,
+            "w" => 604800e9,
+            _ => return None,
+        };
+        total += n * nanos;
+        rest = &rest[unit_end..];
+    }
+    let nanos = if neg { -total } else { total };
+    Some(chrono::Duration::nanoseconds(nanos as i64))
+}
+
 /// strfmt's duration: Go's `time.ParseDuration` syntax or `<n> <unit>` words.
 fn is_duration(s: &str) -> bool {
     matches(

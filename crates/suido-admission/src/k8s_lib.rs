@@ -1,8 +1,11 @@
-//! Kubernetes CEL library functions the `cel` crate does not ship: the list library
-//! (`isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf` on lists), as
-//! `k8s.io/apiserver/pkg/cel/library/lists.go` defines them.
+//! Kubernetes CEL library functions the `cel` crate does not ship, as
+//! `k8s.io/apiserver/pkg/cel/library` defines them: the list library (`isSorted`, `sum`,
+//! `min`, `max`, `indexOf`, `lastIndexOf` on lists), the regex library (`find`,
+//! `findAll`) and the validity predicates `isURL`, `isIP`, `isCIDR` and `isQuantity`.
 
-use cel::common::types::{CelBool, CelInt, DYN_TYPE, LIST_TYPE};
+use cel::common::types::{
+    CelBool, CelInt, CelList, CelString, DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE,
+};
 use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 use std::cmp::Ordering;
@@ -27,7 +30,109 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![DYN_TYPE],
         last_index_of,
     )?;
+    env.add_member_overload("find", "string_find", STRING_TYPE, vec![STRING_TYPE], find)?;
+    env.add_member_overload(
+        "findAll",
+        "string_find_all",
+        STRING_TYPE,
+        vec![STRING_TYPE],
+        find_all,
+    )?;
+    env.add_member_overload(
+        "findAll",
+        "string_find_all_n",
+        STRING_TYPE,
+        vec![STRING_TYPE, INT_TYPE],
+        find_all_n,
+    )?;
+    env.add_overload("isURL", "is_url", vec![STRING_TYPE], is_url)?;
+    env.add_overload("isIP", "is_ip", vec![STRING_TYPE], is_ip)?;
+    env.add_overload("isCIDR", "is_cidr", vec![STRING_TYPE], is_cidr)?;
+    env.add_overload("isQuantity", "is_quantity", vec![STRING_TYPE], is_quantity)?;
     Ok(())
+}
+
+fn string_arg<'a>(
+    args: &'a [CowVal<'_, '_>],
+    i: usize,
+    function: &str,
+) -> Result<&'a str, ExecutionError> {
+    args.get(i)
+        .and_then(|a| a.downcast_ref::<CelString>())
+        .map(|s| s.inner())
+        .ok_or_else(|| ExecutionError::function_error(function, "expected a string argument"))
+}
+
+fn regex_arg(args: &[CowVal<'_, '_>], function: &str) -> Result<regex::Regex, ExecutionError> {
+    let pattern = string_arg(args, 1, function)?;
+    regex::Regex::new(pattern).map_err(|e| ExecutionError::function_error(function, e))
+}
+
+fn find<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let re = regex_arg(&args, "find")?;
+    let found = re
+        .find(string_arg(&args, 0, "find")?)
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    Ok(CowVal::owned(CelString::from(found)))
+}
+
+fn find_all_up_to<'b, 'v>(
+    args: &[CowVal<'b, 'v>],
+    limit: Option<usize>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let re = regex_arg(args, "findAll")?;
+    let haystack = string_arg(args, 0, "findAll")?;
+    let found: Vec<Box<dyn Val + 'v>> = re
+        .find_iter(haystack)
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|m| Box::new(CelString::from(m.as_str().to_string())) as Box<dyn Val + 'v>)
+        .collect();
+    Ok(CowVal::owned(CelList::from(found)))
+}
+
+fn find_all<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    find_all_up_to(&args, None)
+}
+
+fn find_all_n<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let n = args
+        .get(2)
+        .and_then(|a| a.downcast_ref::<CelInt>())
+        .map(|i| *i.inner())
+        .ok_or_else(|| ExecutionError::function_error("findAll", "expected an int limit"))?;
+    // A negative limit means all matches, as in Go's FindAllString.
+    find_all_up_to(&args, usize::try_from(n).ok())
+}
+
+fn predicate<'b, 'v>(
+    args: &[CowVal<'b, 'v>],
+    function: &str,
+    check: impl Fn(&str) -> bool,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Ok(CowVal::owned(CelBool::from(check(string_arg(
+        args, 0, function,
+    )?))))
+}
+
+fn is_url<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, "isURL", |s| {
+        crate::formats::check("uri", s) == Some(true)
+    })
+}
+
+fn is_ip<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, "isIP", |s| s.parse::<std::net::IpAddr>().is_ok())
+}
+
+fn is_cidr<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, "isCIDR", |s| {
+        crate::formats::check("cidr", s) == Some(true)
+    })
+}
+
+fn is_quantity<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    predicate(&args, "isQuantity", crate::formats::is_quantity)
 }
 
 fn elements<'b, 'v>(

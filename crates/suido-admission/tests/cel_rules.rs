@@ -269,14 +269,14 @@ fn reasons_and_field_paths() {
 
 #[test]
 fn common_functions() {
-    let v = validator(json!({"type": "object", "properties": {
+    let properties = json!({
         "name": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "ports": {"type": "array", "items": {"type": "integer"}},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "ratio": {"type": "number"},
         "opt": {"type": "object", "properties": {"x": {"type": "integer"}}}
-    }}));
+    });
     let good = json!({"name": "Web-01", "tags": ["prod", "eu"], "ports": [80, 443],
         "labels": {"app": "web"}, "ratio": 1, "opt": {}});
     let rules = [
@@ -308,49 +308,52 @@ fn common_functions() {
         "self.ports.indexOf(443) == 1 && self.ports.indexOf(1) == -1",
         "[1, 2, 1].lastIndexOf(1) == 2",
         "self.name.indexOf('-') == 3",
+        "self.name.find('[0-9]+') == '01' && self.name.findAll('[A-Za-z]') == ['W', 'e', 'b']",
+        "'a1b2c3'.findAll('[0-9]', 2) == ['1', '2'] && 'abc'.find('[0-9]') == ''",
+        "isURL('https://suido.dev/x') && !isURL('suido dev')",
+        "isIP('10.0.0.1') && isIP('fd00::1') && !isIP('10.0.0.256')",
+        "isCIDR('10.0.0.0/8') && !isCIDR('10.0.0.0')",
+        "isQuantity('1Gi') && isQuantity('500m') && isQuantity('1e3') && !isQuantity('1GB')",
     ];
     for rule in rules {
-        let mut schema = json!({"type": "object", "x-kubernetes-validations": [{"rule": rule}], "properties": {}});
-        schema["properties"] = v_properties();
-        let v = validator(schema);
+        let v = validator(json!({"type": "object", "properties": properties.clone(),
+            "x-kubernetes-validations": [{"rule": rule}]}));
         assert!(
             texts(&v, good.clone(), None).is_empty(),
             "rule failed: {rule}"
         );
     }
-
-    fn v_properties() -> Value {
-        json!({
-            "name": {"type": "string"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "ports": {"type": "array", "items": {"type": "integer"}},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "ratio": {"type": "number"},
-            "opt": {"type": "object", "properties": {"x": {"type": "integer"}}}
-        })
-    }
-    drop(v);
+    // And a failing one, to show the rules above really ran.
+    let v = validator(json!({"type": "object", "properties": properties,
+        "x-kubernetes-validations": [{"rule": "self.ports.sum() > 1000"}]}));
+    assert_eq!(
+        texts(&v, good, None),
+        ["spec: Invalid value: \"object\": failed rule: self.ports.sum() > 1000"]
+    );
 }
 
 #[test]
-fn escaped_property_names_and_timestamps() {
+fn escaped_property_names_timestamps_and_durations() {
     let v = validator(json!({"type": "object",
     "x-kubernetes-validations": [
         {"rule": "self.x__dash__y == 1 && self.__namespace__ == 'ns'", "message": "escaping"},
-        {"rule": "self.start < self.end", "message": "start must be before end"}
+        {"rule": "self.start < self.end", "message": "start must be before end"},
+        {"rule": "self.timeout <= duration('1h') && self.timeout > duration('90s')", "message": "timeout between 90s and 1h"}
     ],
     "properties": {
         "x-y": {"type": "integer"}, "namespace": {"type": "string"},
-        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}
+        "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+        "timeout": {"type": "string", "format": "duration"}
     }}));
-    assert!(texts(&v, json!({"x-y": 1, "namespace": "ns", "start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}), None).is_empty());
+    let spec = |start: &str, timeout: &str| json!({"x-y": 1, "namespace": "ns", "start": start, "end": "2024-01-02T00:00:00Z", "timeout": timeout});
+    assert!(texts(&v, spec("2024-01-01T00:00:00Z", "1h"), None).is_empty());
     assert_eq!(
-        texts(
-            &v,
-            json!({"x-y": 1, "namespace": "ns", "start": "2024-01-03T00:00:00Z", "end": "2024-01-02T00:00:00Z"}),
-            None
-        ),
+        texts(&v, spec("2024-01-03T00:00:00Z", "2m"), None),
         ["spec: Invalid value: \"object\": start must be before end"]
+    );
+    assert_eq!(
+        texts(&v, spec("2024-01-01T00:00:00Z", "30s"), None),
+        ["spec: Invalid value: \"object\": timeout between 90s and 1h"]
     );
 }
 

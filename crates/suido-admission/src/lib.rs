@@ -27,6 +27,32 @@
 //!     "spec.os: Required value",
 //! ]);
 //! ```
+//!
+//! # Unknown fields
+//!
+//! The apiserver prunes unknown fields and, depending on the request's
+//! `fieldValidation` (`kubectl apply` asks for `Strict`), warns about them or refuses the
+//! request with a 400. [`Validator::prune_reporting`] and [`Validator::unknown_fields`]
+//! return their paths and [`strict_decoding_message`] words the strict error.
+//!
+//! # CEL
+//!
+//! Rules are compiled once with the `cel` crate (`Program` is `Send + Sync`, so nothing
+//! is re-parsed per call) against the standard library with the strings, lists and math
+//! extensions, plus the Kubernetes list, regex and validity functions (`isSorted`,
+//! `sum`, `min`, `max`, list `indexOf`/`lastIndexOf`, `find`, `findAll`, `isURL`,
+//! `isIP`, `isCIDR`, `isQuantity`). Rules selecting fields the schema does not declare
+//! are refused at compile time, as the apiserver's type checker refuses them.
+//!
+//! # Not modelled
+//!
+//! CEL cost estimation and runtime cost budgets; full CEL type checking (a rule with a
+//! type error fails when evaluated, not when compiled); the Kubernetes `quantity`,
+//! `url`, `ip`, `cidr` and `format` object libraries (only their `is*` predicates);
+//! the structural-schema checks the apiserver runs on a CRD beyond what compiling needs
+//! (e.g. it rejects `uniqueItems: true`, which is enforced here instead); ObjectMeta
+//! validation, left to the control plane. Errors come in a deterministic order (by
+//! field name) where the apiserver's follows Go map iteration.
 
 mod cel;
 mod error;

@@ -481,6 +481,17 @@ fn decode_body(req: &Request) -> Result<Value, ApiError> {
     let yaml = match req.content_type.as_deref() {
         None | Some("application/json") | Some("*/*") => false,
         Some("application/yaml") | Some("application/x-yaml") | Some("text/yaml") => true,
+        Some(crate::proto::CONTENT_TYPE) => {
+            return crate::proto::decode(&req.body).map_err(|e| {
+                if e.starts_with("protobuf is not supported") {
+                    ApiError::unsupported_media_type(crate::proto::CONTENT_TYPE)
+                } else {
+                    ApiError::bad_request(format!(
+                        "the body of the request could not be decoded: {e}"
+                    ))
+                }
+            });
+        }
         Some(other) => return Err(ApiError::unsupported_media_type(other)),
     };
     let v = decode_value(&req.body, yaml)?;
@@ -657,10 +668,10 @@ fn selectors(req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> 
     Ok((labels, fields))
 }
 
-fn check_rv_params(req: &Request) -> Result<Option<u64>, ApiError> {
+fn check_rv_params(req: &Request, streaming: bool) -> Result<Option<u64>, ApiError> {
     let rv = req.q("resourceVersion").filter(|s| !s.is_empty());
     if let Some(m) = req.q("resourceVersionMatch").filter(|s| !s.is_empty()) {
-        if rv.is_none() {
+        if rv.is_none() && !streaming {
             return Err(ApiError::unprocessable(
                 "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
             ));
@@ -689,7 +700,7 @@ fn list(
 ) -> Result<Response, ApiError> {
     let format = include_object(req, format_of(&req.accept, true)?);
     let (labels, fields) = selectors(req)?;
-    let rv_param = check_rv_params(req)?;
+    let rv_param = check_rv_params(req, false)?;
     let cont = req.q("continue").filter(|s| !s.is_empty());
     let mut limit = match req.q("limit").filter(|s| !s.is_empty()) {
         None => 0usize,
@@ -777,7 +788,7 @@ fn watch_spec(
         format = Format::Metadata;
     }
     let (labels, fields) = selectors(req)?;
-    let rv = check_rv_params(req)?;
+    let rv = check_rv_params(req, req.flag("sendInitialEvents"))?;
     let send_initial_events = req.flag("sendInitialEvents");
     if send_initial_events && req.q("resourceVersionMatch") != Some("NotOlderThan") {
         return Err(ApiError::unprocessable(
@@ -1244,6 +1255,7 @@ fn prepare_update(
             result["status"]["conditions"] = conds.clone();
         }
     }
+    admit(rd, &mut result, Some(old), opts, warnings)?;
     if rd.tracks_generation && spec_part(old) != spec_part(&result) {
         let g = meta(old)
             .get("generation")
@@ -1253,7 +1265,6 @@ fn prepare_update(
             m.insert("generation".into(), json!(g + 1));
         }
     }
-    admit(rd, &mut result, Some(old), opts, warnings)?;
     if comparable(&result) == comparable(old) {
         return Ok(None);
     }
@@ -1599,28 +1610,40 @@ fn patch_object(
                 }
                 let sub = if status_sub { "status" } else { "" };
                 let now = util::now_rfc3339();
-                ssa::apply(&live, &applied, &manager, sub, opts.force, &av, &now).map_err(
-                    |conflicts| {
-                        let causes: Vec<status::Cause> = conflicts
-                            .iter()
-                            .map(|c| status::Cause {
-                                reason: "FieldManagerConflict".into(),
-                                message: format!(
-                                    "conflict with \"{}\" using {}",
-                                    c.manager, c.api_version
-                                ),
-                                field: c.field.clone(),
-                            })
-                            .collect();
-                        ApiError::conflict_message(
-                            &rd.group,
-                            &rd.plural,
-                            name,
-                            ssa::conflict_message(&conflicts),
-                            &causes,
-                        )
-                    },
-                )
+                let normalize = |v: &mut Value| {
+                    if let Some(check) = &rd.admission {
+                        check.defaults(v);
+                    }
+                };
+                let request = ssa::ApplyRequest {
+                    applied: &applied,
+                    manager: &manager,
+                    subresource: sub,
+                    force: opts.force,
+                    api_version: &av,
+                    now: &now,
+                    normalize: &normalize,
+                };
+                ssa::apply(&live, &request).map_err(|conflicts| {
+                    let causes: Vec<status::Cause> = conflicts
+                        .iter()
+                        .map(|c| status::Cause {
+                            reason: "FieldManagerConflict".into(),
+                            message: format!(
+                                "conflict with \"{}\" using {}",
+                                c.manager, c.api_version
+                            ),
+                            field: c.field.clone(),
+                        })
+                        .collect();
+                    ApiError::conflict_message(
+                        &rd.group,
+                        &rd.plural,
+                        name,
+                        ssa::conflict_message(&conflicts),
+                        &causes,
+                    )
+                })
             })
         }
         "" => Err(ApiError::unsupported_media_type("")),

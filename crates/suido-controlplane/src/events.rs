@@ -52,16 +52,19 @@ pub fn to_core(ev: &Value) -> Value {
     let series = take(&mut o, "series");
     let first =
         take(&mut o, "deprecatedFirstTimestamp").or_else(|| event_time.as_ref().map(to_seconds));
-    let last = take(&mut o, "deprecatedLastTimestamp")
-        .or_else(|| {
-            series
-                .as_ref()
-                .and_then(|s| s.get("lastObservedTime"))
-                .map(to_seconds)
-        })
+    let deprecated_last = take(&mut o, "deprecatedLastTimestamp");
+    let last = series
+        .as_ref()
+        .and_then(|s| s.get("lastObservedTime"))
+        .map(to_seconds)
+        .or(deprecated_last)
         .or_else(|| first.clone());
-    let count = take(&mut o, "deprecatedCount")
-        .or_else(|| series.as_ref().and_then(|s| s.get("count")).cloned())
+    let deprecated_count = take(&mut o, "deprecatedCount");
+    let count = series
+        .as_ref()
+        .and_then(|s| s.get("count"))
+        .cloned()
+        .or(deprecated_count)
         .unwrap_or(json!(1));
     if let Some(f) = first {
         out.insert("firstTimestamp".into(), f);

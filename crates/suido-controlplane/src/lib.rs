@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod events;
 pub mod openapi;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod selectors;
 pub mod server;

@@ -271,26 +271,49 @@ fn deep_merge(target: &mut Value, applied: &Value) {
     }
 }
 
-/// Server-side apply of `applied` (already restricted to the writable
+/// What one server-side apply asks for.
+pub struct ApplyRequest<'a> {
+    /// The applied configuration.
+    pub applied: &'a Value,
+    /// Field manager.
+    pub manager: &'a str,
+    /// `status` or empty.
+    pub subresource: &'a str,
+    /// `force=true`.
+    pub force: bool,
+    /// API version recorded in managedFields.
+    pub api_version: &'a str,
+    /// Timestamp recorded in managedFields.
+    pub now: &'a str,
+    /// Schema defaulting, so that a list the server defaulted does not
+    /// count as a different value.
+    pub normalize: &'a dyn Fn(&mut Value),
+}
+
+/// Server-side apply of `req.applied` (already restricted to the writable
 /// part) onto `live` (or an empty object when creating). Returns the new
 /// object, with managedFields updated, or the conflicts.
-pub fn apply(
-    live: &Value,
-    applied: &Value,
-    manager: &str,
-    subresource: &str,
-    force: bool,
-    api_version: &str,
-    now: &str,
-) -> Result<Value, Vec<Conflict>> {
+pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict>> {
+    let ApplyRequest {
+        applied,
+        manager,
+        subresource,
+        force,
+        api_version,
+        now,
+        normalize,
+    } = *req;
     let mut entries = read(live);
     let applied_paths = leaves(applied);
+    let mut candidate = live.clone();
+    deep_merge(&mut candidate, applied);
+    normalize(&mut candidate);
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| {
         !(e.manager == manager && e.operation == "Apply") && e.subresource == subresource
     }) {
         for p in e.fields.intersection(&applied_paths) {
-            if get(live, p) != get(applied, p) {
+            if get(live, p) != get(&candidate, p) {
                 conflicts.push(Conflict {
                     field: format!(".{}", p.join(".")),
                     manager: e.manager.clone(),
@@ -377,6 +400,29 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn apply(
+        live: &Value,
+        applied: &Value,
+        manager: &str,
+        sub: &str,
+        force: bool,
+        av: &str,
+        now: &str,
+    ) -> Result<Value, Vec<Conflict>> {
+        super::apply(
+            live,
+            &ApplyRequest {
+                applied,
+                manager,
+                subresource: sub,
+                force,
+                api_version: av,
+                now,
+                normalize: &|_| {},
+            },
+        )
+    }
 
     #[test]
     fn encode_decode_roundtrip() {

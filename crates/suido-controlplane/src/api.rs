@@ -35,6 +35,10 @@ pub struct State {
     pub bookmark_interval: Duration,
     /// Largest accepted request body.
     pub max_body: usize,
+    /// Bumped to make every open watch end with 410 Expired.
+    pub expire: tokio::sync::watch::Sender<u64>,
+    /// Number of list requests served (for tests of relisting clients).
+    pub lists_served: std::sync::atomic::AtomicU64,
 }
 
 impl State {
@@ -51,6 +55,8 @@ impl State {
             address,
             bookmark_interval,
             max_body,
+            expire: tokio::sync::watch::channel(0).0,
+            lists_served: std::sync::atomic::AtomicU64::new(0),
         };
         s.rebuild_registry();
         s
@@ -699,6 +705,9 @@ fn list(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let format = include_object(req, format_of(&req.accept, true)?);
+    state
+        .lists_served
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (labels, fields) = selectors(req)?;
     let rv_param = check_rv_params(req, false)?;
     let cont = req.q("continue").filter(|s| !s.is_empty());

@@ -146,6 +146,21 @@ impl Handle {
         self.state.store.compact_history();
     }
 
+    /// Compacts the watch history and ends every open watch with an
+    /// in-stream 410 Expired, as when a watcher falls too far behind: each
+    /// client has to relist (for tests).
+    pub fn expire_watches(&self) {
+        self.state.store.compact_history();
+        self.state.expire.send_modify(|n| *n += 1);
+    }
+
+    /// How many list requests were served so far.
+    pub fn lists_served(&self) -> u64 {
+        self.state
+            .lists_served
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The current global resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.state.store.current_rv()

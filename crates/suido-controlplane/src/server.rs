@@ -209,6 +209,8 @@ async fn run_watch(
         }
     }
     let mut live = start.live;
+    let mut expire = state.expire.subscribe();
+    expire.mark_unchanged();
     let mut ticker = tokio::time::interval(state.bookmark_interval);
     ticker.tick().await;
     loop {
@@ -240,6 +242,11 @@ async fn run_watch(
             _ = tokio::time::sleep_until(deadline) => return,
             _ = tx.closed() => return,
             _ = shutdown.changed() => return,
+            _ = expire.changed() => {
+                let e = ApiError::expired(format!("too old resource version: {last_rv} (the watch history was compacted)"));
+                let _ = send(api::error_line(&e)).await;
+                return;
+            }
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct TestServer {
 enum Cmd {
     Stop,
     Compact,
+    Expire,
+    Lists(std::sync::mpsc::Sender<u64>),
 }
 
 impl TestServer {
@@ -57,8 +59,15 @@ impl TestServer {
                 ready_tx
                     .send((handle.addr(), handle.kubeconfig().to_path_buf()))
                     .unwrap();
-                while let Some(Cmd::Compact) = rx.recv().await {
-                    handle.compact_watch_history();
+                loop {
+                    match rx.recv().await {
+                        Some(Cmd::Compact) => handle.compact_watch_history(),
+                        Some(Cmd::Expire) => handle.expire_watches(),
+                        Some(Cmd::Lists(tx)) => {
+                            let _ = tx.send(handle.lists_served());
+                        }
+                        Some(Cmd::Stop) | None => break,
+                    }
                 }
                 handle.shutdown().await;
             });
@@ -94,6 +103,20 @@ impl TestServer {
             tx.send(Cmd::Compact).unwrap();
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+
+    pub fn expire_watches(&self) {
+        if let Some(tx) = &self.stop {
+            tx.send(Cmd::Expire).unwrap();
+        }
+    }
+
+    pub fn lists_served(&self) -> u64 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(stop) = &self.stop {
+            stop.send(Cmd::Lists(tx)).unwrap();
+        }
+        rx.recv().unwrap()
     }
 
     pub fn client(&self) -> Client {

@@ -71,6 +71,15 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     }
 }
 
+/// Splits a query string into decoded pairs, skipping empty keys (kube-rs
+/// sends `?&limit=500`).
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes())
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 async fn serve_request(
     state: Arc<State>,
     shutdown: watch::Receiver<bool>,
@@ -93,16 +102,7 @@ async fn serve_request(
         Ok(b) => b,
         Err(e) => return Ok(error(&e)),
     };
-    let query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .filter(|(k, _)| !k.is_empty())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = parts.uri.query().map(parse_query).unwrap_or_default();
     let header = |h: http::header::HeaderName| {
         parts
             .headers

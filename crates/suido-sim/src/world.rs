@@ -410,7 +410,7 @@ impl<'a> Tx<'a> {
                 && count.saturating_add(add_servers) > max
             {
                 return Err(ProviderError::quota(format!(
-                    "quota exceeded: {scope} may have at most {max} servers and has {count}"
+                    "{scope} may have at most {max} servers and has {count}"
                 )));
             }
             let vcpus: u32 = servers.iter().map(|s| s.size.cpus).sum();
@@ -418,7 +418,7 @@ impl<'a> Tx<'a> {
                 && vcpus.saturating_add(add_vcpus) > max
             {
                 return Err(ProviderError::quota(format!(
-                    "quota exceeded: {scope} may use at most {max} vCPUs, uses {vcpus} and asks for {add_vcpus} more"
+                    "{scope} may use at most {max} vCPUs, uses {vcpus} and asks for {add_vcpus} more"
                 )));
             }
         }
@@ -438,7 +438,7 @@ impl<'a> Tx<'a> {
                 && used.saturating_add(add_gb) > max
             {
                 return Err(ProviderError::quota(format!(
-                    "quota exceeded: {scope} may have at most {max} GB of block storage, has {used} and asks for {add_gb} more"
+                    "{scope} may have at most {max} GB of block storage, has {used} and asks for {add_gb} more"
                 )));
             }
         }
@@ -1125,4 +1125,198 @@ fn address_for(id: &str) -> String {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     format!("10.20.{}.{}", (n / 250) % 256, n % 250 + 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use suido_provider::{Antivirus, CommercialPackage, VolumePlan};
+
+    use super::*;
+    use crate::config::Durations;
+
+    fn t0() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn spec(menu: &str) -> ServerSpec {
+        ServerSpec {
+            name: "s".into(),
+            size: ServerSize::parse(menu).unwrap_or(ServerSize {
+                cpus: 0,
+                memory_gb: 0,
+            }),
+            os: OperatingSystem::RockyLinux,
+            os_disk_gb: None,
+            packages: Vec::new(),
+            antivirus: Antivirus::None,
+            rds_licenses: None,
+            disks: Vec::new(),
+        }
+    }
+
+    fn token(t: &str) -> ClientToken {
+        ClientToken::new(t).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn an_operation_completes_exactly_at_its_due_time() -> ProviderResult<()> {
+        let rules = Rules::default();
+        let mut world = World::default();
+        let (op, new) = Tx::new(&mut world, t0(), &rules).create_server(
+            token("a"),
+            Tags::new(),
+            spec("2CPU-8GB"),
+        )?;
+        assert!(new);
+        let id = op.resource_id.clone();
+        assert_eq!(world.next_due(), Some(after(t0(), 2000)));
+
+        let mut early = Tx::new(&mut world, after(t0(), 1999), &rules);
+        assert_eq!(early.complete_due(), 0);
+        assert!(early.into_dirty().is_empty());
+        assert_eq!(world.server(&id)?.server.state, ServerState::Building);
+
+        let mut due = Tx::new(&mut world, after(t0(), 2000), &rules);
+        assert_eq!(due.complete_due(), 1);
+        let dirty = due.into_dirty();
+        assert!(dirty.contains(&Key::Server(id.clone())));
+        assert!(dirty.contains(&Key::Op(op.id.clone())));
+        let server = &world.server(&id)?.server;
+        assert_eq!(server.state, ServerState::Running);
+        assert_eq!(server.operation, None);
+        let done = world.operation(&op.id)?;
+        assert_eq!(done.state, OperationState::Succeeded);
+        assert_eq!(done.finished_at, Some(after(t0(), 2000)));
+        assert_eq!(world.next_due(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn spec_errors_name_the_field_and_the_allowed_values() {
+        let mut cases: Vec<(ServerSpec, &str)> = Vec::new();
+        cases.push((spec("3CPU-8GB"), "1CPU-2GB, 1CPU-4GB"));
+        let mut s = spec("1CPU-2GB");
+        s.os = OperatingSystem::WindowsServer;
+        s.os_disk_gb = Some(60);
+        cases.push((s.clone(), "spec.osDiskGb 60 is below the standard 80 GB"));
+        s.os_disk_gb = None;
+        s.rds_licenses = Some(25);
+        cases.push((
+            s.clone(),
+            "spec.rdsLicenses 25 is not offered; allowed: 10, 30, 50, 100",
+        ));
+        let mut s = spec("1CPU-2GB");
+        s.packages = vec![CommercialPackage::OracleEe, CommercialPackage::OracleEe];
+        cases.push((s, "spec.packages lists OracleEe twice"));
+        let mut s = spec("1CPU-2GB");
+        s.disks = vec![
+            DiskSpec {
+                name: "d".into(),
+                size_gb: 40,
+            },
+            DiskSpec {
+                name: "d".into(),
+                size_gb: 80,
+            },
+        ];
+        cases.push((s.clone(), "disk name `d` is used twice"));
+        s.disks[1].size_gb = 50;
+        cases.push((
+            s.clone(),
+            "50 is not on the disk menu; allowed: 40, 80, 100",
+        ));
+        s.disks[1].name = "Bad_Name".into();
+        cases.push((s, "must be a DNS label"));
+        let mut s = spec("1CPU-2GB");
+        s.name = String::new();
+        cases.push((s, "spec.name must be 1 to 253 characters"));
+
+        let rules = Rules::default();
+        for (spec, expected) in cases {
+            let mut world = World::default();
+            let err = Tx::new(&mut world, t0(), &rules)
+                .create_server(token("t"), Tags::new(), spec)
+                .err();
+            let err = err.unwrap_or_else(|| panic!("accepted, expected {expected}"));
+            assert_eq!(err.label(), "invalid_request");
+            assert!(err.message().contains(expected), "{err} / {expected}");
+            assert!(world.servers.is_empty() && world.ops.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_attach_to_a_server_deleted_meanwhile_fails_and_leaves_the_volume_available()
+    -> ProviderResult<()> {
+        let mut rules = Rules {
+            durations: Durations::instant(),
+            ..Rules::default()
+        };
+        let mut world = World::default();
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let server = tx
+            .create_server(token("s"), Tags::new(), spec("1CPU-2GB"))?
+            .0
+            .resource_id;
+        let vspec = VolumeSpec {
+            name: "v".into(),
+            plan: VolumePlan::Iops2PerGb,
+            size_gb: 100,
+        };
+        let vol = tx
+            .create_volume(token("v"), Tags::new(), vspec)?
+            .0
+            .resource_id;
+
+        rules.durations.volume_ms = 1000;
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let attach = tx.attach_volume(&vol, &server)?;
+        tx.delete_server(&server)?;
+        let mut later = Tx::new(&mut world, after(t0(), 1000), &rules);
+        assert_eq!(later.complete_due(), 1);
+        match &world.operation(&attach.id)?.state {
+            OperationState::Failed { error } => assert_eq!(error.label(), "not_found"),
+            other => panic!("attach ended {other:?}"),
+        }
+        let v = world.volume(&vol)?;
+        assert_eq!(
+            (v.state, v.attached_to.clone(), v.operation.clone()),
+            (VolumeState::Available, None, None)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn tenant_quotas_count_only_that_tenants_resources() -> ProviderResult<()> {
+        let mut rules = Rules {
+            durations: Durations::instant(),
+            ..Rules::default()
+        };
+        rules.quotas.per_tenant.insert(
+            "a".into(),
+            Limits {
+                max_servers: Some(1),
+                ..Limits::default()
+            },
+        );
+        let tenant = |t: &str| -> Tags { [("suido.dev/tenant".to_string(), t.to_string())].into() };
+        let mut world = World::default();
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        tx.create_server(token("b1"), tenant("b"), spec("1CPU-2GB"))?;
+        tx.create_server(token("n1"), Tags::new(), spec("1CPU-2GB"))?;
+        tx.create_server(token("a1"), tenant("a"), spec("1CPU-2GB"))?;
+        let err = tx
+            .create_server(token("a2"), tenant("a"), spec("1CPU-2GB"))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("quota_exceeded: tenant `a` may have at most 1 servers and has 1")
+        );
+        // A replay of an accepted create is not a new server, so the quota does not apply.
+        assert!(
+            !tx.create_server(token("a1"), tenant("a"), spec("1CPU-2GB"))?
+                .1
+        );
+        Ok(())
+    }
 }

@@ -171,6 +171,77 @@ async fn a_create_that_times_out_after_commit_is_adopted_by_token() {
 }
 
 #[tokio::test]
+async fn concurrent_creates_with_one_token_make_one_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, p) = start(dir.path(), rules(50), FaultSettings::default()).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let p = p.clone();
+        tasks.spawn(async move {
+            p.create_server(&token("race"), &Tags::new(), &spec("race", "1CPU-2GB"))
+                .await
+                .unwrap()
+        });
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(op) = tasks.join_next().await {
+        let op = op.unwrap();
+        ids.insert((op.id, op.resource_id));
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(p.list_servers(&Tags::new()).await.unwrap().len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retrying_with_the_same_token_under_faults_never_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = FaultSettings {
+        seed: 5,
+        error_rate: 0.3,
+        timeout_after_commit_rate: 0.4,
+        ..FaultSettings::default()
+    };
+    let (sim, p) = start(dir.path(), rules(0), faults).await;
+    let mut transient = 0;
+    let mut created = Vec::new();
+    for i in 0..10 {
+        let tk = token(&format!("retry-{i}"));
+        let t = tags(&[("batch", "retry")]);
+        let op = loop {
+            match p
+                .create_server(&tk, &t, &spec(&format!("r{i}"), "1CPU-2GB"))
+                .await
+            {
+                Ok(op) => break op,
+                Err(e) => {
+                    assert!(e.is_retryable(), "{e}");
+                    transient += 1;
+                }
+            }
+        };
+        created.push(op.resource_id);
+    }
+    assert!(transient > 0, "the faults never fired");
+    SimAdmin::new(&sim.url())
+        .unwrap()
+        .clear_faults()
+        .await
+        .unwrap();
+    let mut listed: Vec<String> = p
+        .list_servers(&tags(&[("batch", "retry")]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    listed.sort();
+    created.sort();
+    assert_eq!(listed, created);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn servers_and_volumes_are_listed_by_tag() {
     let dir = tempfile::tempdir().unwrap();
     let (sim, p) = start(dir.path(), rules(0), FaultSettings::default()).await;

@@ -446,6 +446,17 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_serves_as_one_platform_handle() -> ProviderResult<()> {
+        let platform: std::sync::Arc<dyn suido_provider::Platform> =
+            std::sync::Arc::new(SimProvider::new("http://127.0.0.1:1")?);
+        let compute: std::sync::Arc<dyn ComputeProvider> =
+            std::sync::Arc::new(SimProvider::new("http://127.0.0.1:1")?);
+        assert_eq!(std::sync::Arc::strong_count(&platform), 1);
+        assert_eq!(std::sync::Arc::strong_count(&compute), 1);
+        Ok(())
+    }
+
+    #[test]
     fn only_http_urls_are_accepted() {
         assert!(SimProvider::new("http://127.0.0.1:1").is_ok());
         for bad in ["https://127.0.0.1:1", "127.0.0.1:1", "not a url"] {

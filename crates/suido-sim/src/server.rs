@@ -330,10 +330,12 @@ async fn handle(
             "no route for {method} {path}"
         ))),
     };
-    Ok(match result {
+    let resp = match result {
         Ok((status, value)) => json_response(status, &value),
         Err(e) => provider_error_reply(&e),
-    })
+    };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    Ok(resp)
 }
 
 fn selector(query: &str) -> ProviderResult<Tags> {

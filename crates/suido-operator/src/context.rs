@@ -1,0 +1,147 @@
+//! The state every controller shares: the Kubernetes client, the event recorder, metrics, the
+//! providers, caches of the objects controllers read but do not own, and the backoff book.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Tenant, VirtualServer};
+use suido_provider::{BlockStorageProvider, ComputeProvider, ProviderResult};
+
+use crate::backoff::Backoff;
+use crate::metrics::Metrics;
+
+/// Timing knobs of the controllers.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// How soon to look again while a platform operation runs.
+    pub poll: Duration,
+    /// How often a settled object is reconciled again to catch drift.
+    pub resync: Duration,
+    /// How long a deletion waits in one reconcile for the platform to finish deleting.
+    pub delete_wait: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            poll: Duration::from_millis(500),
+            resync: Duration::from_secs(300),
+            delete_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Shared controller state.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Publishes Events about the objects.
+    pub recorder: Recorder,
+    /// Operator metrics.
+    pub metrics: Arc<Metrics>,
+    /// Virtual servers on the platform.
+    pub compute: Arc<dyn ComputeProvider>,
+    /// Block storage on the platform.
+    pub storage: Arc<dyn BlockStorageProvider>,
+    /// Per-object backoff for transient errors.
+    pub backoff: Backoff,
+    /// Tenants, to find who owns a namespace.
+    pub tenants: Store<Tenant>,
+    /// Maintenance windows, for changes that wait for one.
+    pub windows: Store<MaintenanceWindow>,
+    /// VirtualServers, for volume attachment.
+    pub servers: Store<VirtualServer>,
+    /// BlockVolumes, for the servers' status.
+    pub volumes: Store<BlockVolume>,
+    /// Timing knobs.
+    pub timing: Timing,
+    /// The name Events are reported under.
+    pub controller_name: String,
+}
+
+impl Context {
+    /// A new context; the recorder reports as `controller_name`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        compute: Arc<dyn ComputeProvider>,
+        storage: Arc<dyn BlockStorageProvider>,
+        tenants: Store<Tenant>,
+        windows: Store<MaintenanceWindow>,
+        servers: Store<VirtualServer>,
+        volumes: Store<BlockVolume>,
+        timing: Timing,
+    ) -> Self {
+        let controller_name = "suido-operator".to_owned();
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: controller_name.clone(),
+                instance: std::env::var("HOSTNAME").ok(),
+            },
+        );
+        Context {
+            client,
+            recorder,
+            metrics,
+            compute,
+            storage,
+            backoff: Backoff::default(),
+            tenants,
+            windows,
+            servers,
+            volumes,
+            timing,
+            controller_name,
+        }
+    }
+
+    /// Runs one provider call, recording its result and latency.
+    pub async fn call<T>(
+        &self,
+        operation: &str,
+        fut: impl Future<Output = ProviderResult<T>>,
+    ) -> ProviderResult<T> {
+        let start = Instant::now();
+        let result = fut.await;
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.label(),
+        };
+        self.metrics
+            .provider_call(operation, label, start.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Publishes an Event about `obj`. Events are best effort: a failure is logged, never
+    /// allowed to fail the reconcile.
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %obj.name_any(), error = %e, "could not publish event");
+        }
+    }
+}

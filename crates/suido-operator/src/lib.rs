@@ -5,7 +5,12 @@ pub mod backoff;
 pub mod conditions;
 pub mod context;
 pub mod controllers;
+pub mod http;
 pub mod identity;
 pub mod metrics;
+mod run;
 pub mod status;
 pub mod tenancy;
+
+pub use context::Timing;
+pub use run::{OperatorConfig, RunError, run};

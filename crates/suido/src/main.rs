@@ -14,6 +14,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run Suido on its embedded defaults: local control plane, simulated platform, operator.
+    Dev(cmd::dev::Args),
+    /// Run the controllers against a Kubernetes API server and a platform.
+    Operator(cmd::operator::Args),
     /// Print every CustomResourceDefinition as multi-document YAML.
     Crds(cmd::crds::Args),
     /// Service-level (SLA) arithmetic: monthly availability and refunds.
@@ -29,6 +33,8 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Dev(args) => cmd::dev::run(args),
+        Command::Operator(args) => cmd::operator::run(args),
         Command::Crds(args) => cmd::crds::run(args),
         Command::Sla(command) => cmd::sla::run(command),
         Command::ControlPlane(args) => cmd::control_plane::run(args),

@@ -1,0 +1,123 @@
+//! Starting the operator: caches of the objects the controllers read, the probe endpoints, and
+//! every controller, until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Tenant, VirtualServer};
+use suido_provider::{BlockStorageProvider, ComputeProvider};
+use tokio::sync::watch;
+
+use crate::context::{Context, Timing};
+use crate::controllers::{block_volume, virtual_server};
+use crate::http::{self, Probes};
+use crate::metrics::Metrics;
+
+/// What the operator needs to run.
+pub struct OperatorConfig {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The platform's compute API.
+    pub compute: Arc<dyn ComputeProvider>,
+    /// The platform's block storage API.
+    pub storage: Arc<dyn BlockStorageProvider>,
+    /// Where `/metrics`, `/healthz` and `/readyz` listen.
+    pub probe_addr: SocketAddr,
+    /// Timing knobs.
+    pub timing: Timing,
+}
+
+/// Errors starting the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The probe endpoint could not bind.
+    #[error("binding the probe endpoint {0}: {1}")]
+    Probe(SocketAddr, std::io::Error),
+}
+
+/// A cache of every object of kind `K`, kept current by a background watch.
+fn cache<K>(client: &Client) -> Store<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "cache watch error");
+            }
+        }
+    });
+    reader
+}
+
+/// Runs every controller until `shutdown` turns true (or the process gets a signal). Returns the
+/// probe address through `on_probe_bound` as soon as it is bound.
+pub async fn run(
+    config: OperatorConfig,
+    shutdown: watch::Receiver<bool>,
+    on_probe_bound: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let probes = Probes {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let (bound, probe_task) = http::serve(config.probe_addr, probes, shutdown.clone())
+        .await
+        .map_err(|e| RunError::Probe(config.probe_addr, e))?;
+    on_probe_bound(bound);
+    let client = config.client;
+    let tenants = cache::<Tenant>(&client);
+    let windows = cache::<MaintenanceWindow>(&client);
+    let servers = cache::<VirtualServer>(&client);
+    let volumes = cache::<BlockVolume>(&client);
+    // A writer dropped before it was ready only happens at shutdown; carry on and let the
+    // controllers stop.
+    let _ = tenants.wait_until_ready().await;
+    let _ = windows.wait_until_ready().await;
+    let _ = servers.wait_until_ready().await;
+    let _ = volumes.wait_until_ready().await;
+    let ctx = Arc::new(Context::new(
+        client,
+        metrics,
+        config.compute,
+        config.storage,
+        tenants,
+        windows,
+        servers,
+        volumes,
+        config.timing,
+    ));
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(probes = %bound, "operator running");
+    let mut stop = shutdown.clone();
+    tokio::select! {
+        _ = async {
+            tokio::join!(virtual_server::run(ctx.clone()), block_volume::run(ctx.clone()));
+        } => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    probe_task.abort();
+    Ok(())
+}

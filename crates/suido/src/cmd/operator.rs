@@ -1,0 +1,77 @@
+//! `suido operator`: run every controller against a Kubernetes API server and a platform.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use suido_operator::{OperatorConfig, Timing};
+use suido_sim::SimProvider;
+use tokio::sync::watch;
+
+/// The platforms Suido can drive.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Provider {
+    /// The simulated platform (`suido sim serve`).
+    Sim,
+}
+
+/// Arguments of `suido operator`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Kubeconfig to use; without it, the in-cluster config or `~/.kube/config`.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Which platform to drive.
+    #[arg(long, value_enum, default_value = "sim")]
+    pub provider: Provider,
+    /// URL of the simulated platform.
+    #[arg(long, required_if_eq("provider", "sim"))]
+    pub sim_url: Option<String>,
+    /// Metrics and probes address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub metrics: SocketAddr,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    super::init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    runtime.block_on(async move {
+        let client = match &args.kubeconfig {
+            Some(path) => suido::dev::client_for(path).await?,
+            None => kube::Client::try_default()
+                .await
+                .context("no --kubeconfig, and no in-cluster or default kubeconfig")?,
+        };
+        let provider = match args.provider {
+            Provider::Sim => {
+                let url = args
+                    .sim_url
+                    .as_deref()
+                    .context("--sim-url is required with --provider sim")?;
+                Arc::new(SimProvider::new(url).context("--sim-url")?)
+            }
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            super::wait_for_signal().await;
+            let _ = stop.send(true);
+        });
+        suido_operator::run(
+            OperatorConfig {
+                client,
+                compute: provider.clone(),
+                storage: provider,
+                probe_addr: args.metrics,
+                timing: Timing::default(),
+            },
+            stop_rx,
+            |addr| eprintln!("metrics and probes on http://{addr}"),
+        )
+        .await?;
+        Ok(())
+    })
+}

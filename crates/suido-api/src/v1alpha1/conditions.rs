@@ -40,6 +40,8 @@ pub mod reasons {
     pub const STOPPED: &str = "Stopped";
     /// The volume is attached.
     pub const ATTACHED: &str = "Attached";
+    /// The volume waits for its VirtualServer to be built before it is attached.
+    pub const WAITING_FOR_SERVER: &str = "WaitingForServer";
     /// The volume is not attached to any server.
     pub const DETACHED: &str = "Detached";
     /// Deletion is refused by `spec.deletionProtection`.

@@ -221,7 +221,10 @@ pub enum Step {
     Detach,
     /// Attach to this server id.
     Attach(String),
-    /// Attached where it should be, or waiting for the target server to be built.
+    /// `spec.attachTo` names a server that is not built yet; the volume is delivered attached,
+    /// so it waits.
+    WaitForServer(String),
+    /// Attached where it should be (or detached, as asked).
     Done,
 }
 
@@ -241,7 +244,8 @@ pub fn plan(desired: &VolumeSpec, volume: &Volume, target: &Target) -> Step {
         (Target::Server { id, .. }, None) => Step::Attach(id.clone()),
         (Target::Detached, Some(_)) => Step::Detach,
         (Target::NotReady(_), Some(_)) => Step::Detach,
-        (Target::Detached | Target::NotReady(_), None) => Step::Done,
+        (Target::NotReady(name), None) => Step::WaitForServer(name.clone()),
+        (Target::Detached, None) => Step::Done,
     }
 }
 
@@ -255,6 +259,14 @@ pub fn desired_status(
 ) -> BlockVolumeStatus {
     let generation = bv.metadata.generation;
     let mut status = bv.status.clone().unwrap_or_default();
+    let creating = matches!(status.managed.phase, None | Some(Phase::Provisioning));
+    let settled =
+        matches!(step, Some(Step::Done)) || volume.is_some_and(|v| v.state == VolumeState::Error);
+    if creating && !settled && volume.is_some() {
+        // Until the volume is first delivered (created, grown and attached), every step in
+        // between shows as the Provisioning marker: creation costs no extra status writes.
+        return desired_status(bv, None, None, target, now);
+    }
     status.managed.observed_generation = generation;
     let mut desired = vec![Desired::new(
         cond::SYNCED,
@@ -321,6 +333,15 @@ pub fn desired_status(
                         "observing the platform volume; Suido changes nothing",
                     ),
                 ),
+                (_, Some(Step::WaitForServer(name))) => (
+                    Phase::Waiting,
+                    Desired::new(
+                        cond::READY,
+                        false,
+                        reasons::WAITING_FOR_SERVER,
+                        format!("waiting for VirtualServer {name} in this namespace to be built"),
+                    ),
+                ),
                 (_, Some(Step::Done)) => (
                     Phase::Available,
                     Desired::new(
@@ -354,7 +375,7 @@ pub fn desired_status(
         (None, Target::NotReady(name)) => Desired::new(
             cond::ATTACHED,
             false,
-            reasons::PROVISIONING,
+            reasons::WAITING_FOR_SERVER,
             format!("waiting for VirtualServer {name} in this namespace to be built"),
         ),
         (None, Target::Server { name, .. }) => Desired::new(
@@ -484,7 +505,7 @@ async fn converge(
     let id = volume.id.as_str();
     let storage = &ctx.storage;
     let event = match &step {
-        Step::Wait | Step::Done => None,
+        Step::Wait | Step::Done | Step::WaitForServer(_) => None,
         Step::Grow(size) => {
             ctx.call("grow_volume", storage.grow_volume(id, *size))
                 .await?;
@@ -874,6 +895,10 @@ mod tests {
         );
         assert_eq!(
             plan(&want, &volume(2000, None), &Target::NotReady("db".into())),
+            Step::WaitForServer("db".into())
+        );
+        assert_eq!(
+            plan(&want, &volume(2000, None), &Target::Detached),
             Step::Done
         );
         let mut busy = volume(1000, None);
@@ -919,13 +944,28 @@ mod tests {
             ),
             s
         );
-        let waiting = desired_status(
+        // While first created, attaching shows as the Provisioning marker: no extra write.
+        let marker = desired_status(&v, None, None, &t, Timestamp::UNIX_EPOCH);
+        let attaching = desired_status(
             &v,
             Some(&volume(1000, None)),
-            Some(&Step::Done),
+            Some(&Step::Attach("srv-1".into())),
+            &t,
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(attaching, marker);
+        assert_eq!(marker.managed.phase, Some(Phase::Provisioning));
+        // Once delivered, a move to a server not built yet waits visibly.
+        let mut delivered = v.clone();
+        delivered.status = Some(s.clone());
+        let waiting = desired_status(
+            &delivered,
+            Some(&volume(1000, None)),
+            Some(&Step::WaitForServer("db".into())),
             &Target::NotReady("db".into()),
             Timestamp::UNIX_EPOCH,
         );
+        assert_eq!(waiting.managed.phase, Some(Phase::Waiting));
         let attached = waiting
             .managed
             .conditions

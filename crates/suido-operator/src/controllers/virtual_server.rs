@@ -394,6 +394,24 @@ pub fn desired_status(
 ) -> VirtualServerStatus {
     let generation = vs.metadata.generation;
     let mut status = vs.status.clone().unwrap_or_default();
+    let creating = matches!(status.managed.phase, None | Some(Phase::Provisioning));
+    let settled = matches!(obs.step, Some(Step::Done | Step::Hold { .. }))
+        || obs
+            .server
+            .as_ref()
+            .is_some_and(|s| s.state == ServerState::Error);
+    if creating && !settled && obs.server.is_some() {
+        // Until the first build settles, every step in between shows as the Provisioning
+        // marker, so that creating an object costs no status writes beyond the marker and the
+        // final status.
+        let marker = Observation {
+            server: None,
+            step: None,
+            volumes: vec![],
+            observe_only: obs.observe_only,
+        };
+        return desired_status(vs, &marker, now);
+    }
     status.managed.observed_generation = generation;
     let mut desired = vec![
         Desired::new(cond::SYNCED, true, reasons::RECONCILE_SUCCESS, ""),
@@ -790,7 +808,8 @@ async fn converge(
     let windows = ctx.windows.state();
     let tenant_name = tenant.name_any();
     let window_open = tenancy::open_window(&windows, &tenant_name, now).is_some();
-    let step = plan(
+    let mut server = server;
+    let mut step = plan(
         &vs.spec,
         &desired,
         monitoring.as_ref(),
@@ -798,6 +817,19 @@ async fn converge(
         window_open,
     );
     execute(vs, ctx, &server, &step).await?;
+    if let Step::Monitor(settings) = &step {
+        // The push is synchronous: the platform has the settings now, so decide again at once
+        // instead of spending a status write and a reconcile on it.
+        server.monitoring = settings.clone();
+        step = plan(
+            &vs.spec,
+            &desired,
+            monitoring.as_ref(),
+            &server,
+            window_open,
+        );
+        execute(vs, ctx, &server, &step).await?;
+    }
     let action = match &step {
         Step::Done => Action::requeue(ctx.timing.resync),
         Step::Hold {
@@ -812,12 +844,7 @@ async fn converge(
         Step::Hold { .. } => Action::requeue(ctx.timing.resync),
         _ => poll,
     };
-    if matches!(step, Step::Monitor(_)) {
-        // The push is synchronous; keep the server as observed and look again to confirm.
-        obs.step = Some(Step::Wait);
-    } else {
-        obs.step = Some(step);
-    }
+    obs.step = Some(step);
     obs.server = Some(server);
     Ok((obs, action))
 }
@@ -1292,6 +1319,50 @@ monitoring: {"icmp": {"severity": "Minor"}}"#);
         again.status = Some(s1.clone());
         let s2 = desired_status(&again, &obs, Timestamp::from_second(200).unwrap());
         assert_eq!(s1, s2, "the same observation later writes nothing");
+    }
+
+    #[test]
+    fn steps_during_the_first_build_show_as_the_provisioning_marker() {
+        let v = vs("size: 2CPU-8GB\npowerState: Stopped");
+        let marker = desired_status(
+            &v,
+            &Observation {
+                server: None,
+                step: None,
+                volumes: vec![],
+                observe_only: false,
+            },
+            Timestamp::UNIX_EPOCH,
+        );
+        let stopping = Observation {
+            server: Some(server(ServerState::Running, "2CPU-8GB")),
+            step: Some(Step::Stop { changes: vec![] }),
+            volumes: vec![],
+            observe_only: false,
+        };
+        assert_eq!(desired_status(&v, &stopping, Timestamp::UNIX_EPOCH), marker);
+        // After the first build settles, the same step shows as Updating.
+        let mut built = v.clone();
+        built.status = Some(desired_status(
+            &v,
+            &Observation {
+                server: Some(server(ServerState::Stopped, "2CPU-8GB")),
+                step: Some(Step::Done),
+                volumes: vec![],
+                observe_only: false,
+            },
+            Timestamp::UNIX_EPOCH,
+        ));
+        assert_eq!(
+            built.status.as_ref().unwrap().managed.phase,
+            Some(Phase::Stopped)
+        );
+        assert_eq!(
+            desired_status(&built, &stopping, Timestamp::UNIX_EPOCH)
+                .managed
+                .phase,
+            Some(Phase::Updating)
+        );
     }
 
     #[test]

@@ -1,0 +1,135 @@
+//! Support for the end-to-end tests: a fast development stack, a kubectl runner with its own
+//! discovery cache, and polling helpers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use suido::dev::{DevConfig, DevStack};
+use suido_operator::Timing;
+use suido_provider::{BlockStorageProvider, ComputeProvider, Tags};
+use suido_sim::{Durations, Rules, SimProvider};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Simulated platform rules with short, but not zero, operation durations, so that the
+/// controllers really see operations in flight.
+pub fn fast_rules() -> Rules {
+    Rules {
+        durations: Durations {
+            create_server_ms: 300,
+            start_ms: 100,
+            stop_ms: 100,
+            resize_ms: 150,
+            disk_ms: 150,
+            delete_server_ms: 100,
+            volume_ms: 100,
+        },
+        ..Rules::default()
+    }
+}
+
+/// Starts a development stack in `dir` with fast platform operations.
+pub async fn start_stack(dir: &Path) -> DevStack {
+    let mut config = DevConfig::new(dir);
+    config.sim_rules = fast_rules();
+    config.timing = Timing {
+        poll: Duration::from_millis(200),
+        resync: Duration::from_secs(60),
+        delete_wait: Duration::from_secs(10),
+    };
+    DevStack::start(config)
+        .await
+        .expect("the development stack starts")
+}
+
+/// The real kubectl, pointed at one control plane with a private discovery cache.
+pub struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl Kubectl {
+    /// kubectl for `kubeconfig`, caching discovery under `cache`.
+    pub fn new(kubeconfig: &Path, cache: &Path) -> Self {
+        Kubectl {
+            kubeconfig: kubeconfig.to_path_buf(),
+            cache: cache.to_path_buf(),
+        }
+    }
+
+    /// Runs kubectl with `args`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// Runs kubectl and returns its stdout, failing the test when it fails.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let me = Kubectl::new(&self.kubeconfig, &self.cache);
+        let out = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            (refs.join(" "), me.run(&refs))
+        })
+        .await
+        .unwrap();
+        let (line, out) = out;
+        assert!(
+            out.status.success(),
+            "kubectl {line} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// One JSONPath value of one object.
+    pub async fn get(&self, kind: &str, name: &str, namespace: &str, jsonpath: &str) -> String {
+        self.ok(&[
+            "get",
+            kind,
+            name,
+            "-n",
+            namespace,
+            "-o",
+            &format!("jsonpath={jsonpath}"),
+        ])
+        .await
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, failing after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How many servers and volumes the simulated platform holds.
+pub async fn platform_counts(sim_url: &str) -> (usize, usize) {
+    let sim = SimProvider::new(sim_url).unwrap();
+    let servers = sim.list_servers(&Tags::new()).await.unwrap();
+    let volumes = sim.list_volumes(&Tags::new()).await.unwrap();
+    (servers.len(), volumes.len())
+}

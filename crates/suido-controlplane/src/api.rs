@@ -839,6 +839,9 @@ impl WatchSpec {
         {
             return false;
         }
+        if self.labels.is_empty() && self.fields.is_empty() {
+            return true;
+        }
         let view = to_view(&self.rd, stored);
         self.labels.matches(&view) && self.fields.matches(&view)
     }
@@ -924,7 +927,8 @@ fn comparable(obj: &Value) -> Value {
     v
 }
 
-fn namespace_check(objects: &Objects, rd: &ResourceDef, ns: &str) -> Result<(), ApiError> {
+fn namespace_check(objects: &Objects, rd: &ResourceDef, key: &ObjKey) -> Result<(), ApiError> {
+    let ns = key.namespace.as_str();
     if !rd.namespaced {
         return Ok(());
     }
@@ -933,7 +937,7 @@ fn namespace_check(objects: &Objects, rd: &ResourceDef, ns: &str) -> Result<(), 
         Some(n) if meta(n).contains_key("deletionTimestamp") => Err(ApiError::forbidden(format!(
             "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
             status::qualified(&rd.plural, &rd.group),
-            "",
+            key.name,
         ))),
         Some(_) => Ok(()),
     }
@@ -1413,7 +1417,7 @@ pub fn create(
         return Ok((to_view(rd, &obj), warnings));
     }
     let (_, written) = state.store.transact(|objects| {
-        namespace_check(objects, rd, &key.namespace)?;
+        namespace_check(objects, rd, &key)?;
         if objects.contains_key(&key) {
             return Err(ApiError::already_exists(&rd.group, &rd.plural, &key.name));
         }
@@ -1467,7 +1471,7 @@ fn mutate(
                         k.name
                     )));
                 }
-                namespace_check(objects, rd, &key.namespace)?;
+                namespace_check(objects, rd, &key)?;
                 if opts.dry_run {
                     return Ok((vec![], (201, Some(Arc::new(obj)))));
                 }

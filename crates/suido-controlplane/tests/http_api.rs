@@ -767,3 +767,41 @@ fn restart_keeps_objects_and_versions() {
     let again = s2.client().get(&format!("{WIDGETS}/keep")).json();
     assert_eq!(again, w);
 }
+
+#[test]
+fn deleting_a_namespace_deletes_its_contents() {
+    let s = TestServer::start();
+    let c = s.client();
+    install_widgets(&c);
+    assert_eq!(
+        c.post("/api/v1/namespaces", &json!({"metadata": {"name": "team"}}))
+            .status,
+        201
+    );
+    let team = "/apis/test.suido.dev/v1alpha1/namespaces/team/widgets";
+    c.post(team, &widget("plain", "h"));
+    let mut held = widget("held", "h");
+    held["metadata"]["finalizers"] = json!(["test.suido.dev/hold"]);
+    assert_eq!(c.post(team, &held).status, 201);
+    let r = c.delete("/api/v1/namespaces/team");
+    assert_eq!(r.status, 200);
+    let ns = c.get("/api/v1/namespaces/team").json();
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    assert_eq!(c.get(&format!("{team}/plain")).status, 404);
+    assert!(c.get(&format!("{team}/held")).json()["metadata"]["deletionTimestamp"].is_string());
+    let r = c.post(team, &widget("late", "h"));
+    assert_eq!(r.status, 403);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("being terminated")
+    );
+    c.patch(
+        &format!("{team}/held"),
+        "application/merge-patch+json",
+        &json!({"metadata": {"finalizers": null}}),
+    );
+    assert_eq!(c.get(&format!("{team}/held")).status, 404);
+    assert_eq!(c.get("/api/v1/namespaces/team").status, 404);
+}

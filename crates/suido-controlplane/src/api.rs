@@ -846,6 +846,28 @@ impl WatchSpec {
         self.labels.matches(&view) && self.fields.matches(&view)
     }
 
+    /// The event type this watch sees for a change, or None when the change
+    /// is not for it. With selectors, an object that starts matching is
+    /// ADDED and one that stops matching is DELETED, as upstream.
+    pub fn event_kind(&self, ev: &crate::store::ChangeEvent) -> Option<&'static str> {
+        let now = self.matches(&ev.key, &ev.object);
+        if ev.kind != crate::store::EventType::Modified
+            || (self.labels.is_empty() && self.fields.is_empty())
+        {
+            return now.then(|| ev.kind.as_str());
+        }
+        let before = ev
+            .previous
+            .as_ref()
+            .is_some_and(|p| self.matches(&ev.key, p));
+        match (before, now) {
+            (true, true) => Some("MODIFIED"),
+            (false, true) => Some("ADDED"),
+            (true, false) => Some("DELETED"),
+            (false, false) => None,
+        }
+    }
+
     /// One event line (with the trailing newline).
     pub fn event_line(&self, kind: &str, stored: &Value, first: &mut bool) -> Vec<u8> {
         let object = match self.format {

@@ -188,7 +188,9 @@ async fn run_watch(
         let _ = send(api::error_line(&e)).await;
         return;
     }
-    let mut last_rv = start.current_rv;
+    // A resume point ahead of the store (a client that saw a newer server)
+    // must not get events it already has.
+    let mut last_rv = start.current_rv.max(spec.since.unwrap_or(0));
     if spec.since.is_none() {
         for obj in &start.snapshot {
             let key = key_from(obj, &rd);
@@ -201,8 +203,8 @@ async fn run_watch(
         }
     } else {
         for ev in &start.replay {
-            if spec.matches(&ev.key, &ev.object)
-                && !send(spec.event_line(ev.kind.as_str(), &ev.object, &mut first)).await
+            if let Some(kind) = spec.event_kind(ev)
+                && !send(spec.event_line(kind, &ev.object, &mut first)).await
             {
                 return;
             }
@@ -221,8 +223,8 @@ async fn run_watch(
                         continue;
                     }
                     last_rv = ev.rv;
-                    if spec.matches(&ev.key, &ev.object)
-                        && !send(spec.event_line(ev.kind.as_str(), &ev.object, &mut first)).await
+                    if let Some(kind) = spec.event_kind(&ev)
+                        && !send(spec.event_line(kind, &ev.object, &mut first)).await
                     {
                         return;
                     }

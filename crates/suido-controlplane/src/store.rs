@@ -114,6 +114,9 @@ pub struct ChangeEvent {
     pub kind: EventType,
     /// Which object.
     pub key: ObjKey,
+    /// The state before the change, for a modification (lets selector
+    /// watches turn a change into ADDED or DELETED).
+    pub previous: Option<Arc<Value>>,
     /// The object after the change (for deletions, the last state with the
     /// deletion's resourceVersion).
     pub object: Arc<Value>,
@@ -303,8 +306,14 @@ impl Store {
                         table
                             .insert(key.encode().as_str(), bytes.as_slice())
                             .map_err(db_err)?;
+                        let previous = if added {
+                            None
+                        } else {
+                            inner.objects.get(&key).cloned()
+                        };
                         events.push(ChangeEvent {
                             rv,
+                            previous,
                             kind: if added {
                                 EventType::Added
                             } else {
@@ -319,6 +328,7 @@ impl Store {
                         table.remove(key.encode().as_str()).map_err(db_err)?;
                         events.push(ChangeEvent {
                             rv,
+                            previous: None,
                             kind: EventType::Deleted,
                             key,
                             object: Arc::new(object),

@@ -805,3 +805,47 @@ fn deleting_a_namespace_deletes_its_contents() {
     assert_eq!(c.get(&format!("{team}/held")).status, 404);
     assert_eq!(c.get("/api/v1/namespaces/team").status, 404);
 }
+
+#[test]
+fn selector_watches_see_objects_enter_and_leave() {
+    let s = TestServer::start();
+    let c = s.client();
+    install_widgets(&c);
+    let mut w = widget("sel", "h");
+    w["metadata"]["labels"] = json!({"team": "a"});
+    c.post(WIDGETS, &w);
+    let mut watch = c.watch(
+        &format!(
+            "{WIDGETS}?watch=true&labelSelector=team%3Da&resourceVersion={}",
+            s_rv(&c)
+        ),
+        None,
+    );
+    let path = format!("{WIDGETS}/sel");
+    c.patch(
+        &path,
+        "application/merge-patch+json",
+        &json!({"spec": {"host": "h2"}}),
+    );
+    assert_eq!(watch.next_non_bookmark().unwrap()["type"], "MODIFIED");
+    c.patch(
+        &path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"team": "b"}}}),
+    );
+    let e = watch.next_non_bookmark().unwrap();
+    assert_eq!(e["type"], "DELETED");
+    c.patch(
+        &path,
+        "application/merge-patch+json",
+        &json!({"spec": {"host": "h3"}}),
+    );
+    c.patch(
+        &path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"team": "a"}}}),
+    );
+    let e = watch.next_non_bookmark().unwrap();
+    assert_eq!(e["type"], "ADDED");
+    assert_eq!(e["object"]["spec"]["host"], "h3");
+}

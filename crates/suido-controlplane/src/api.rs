@@ -39,6 +39,8 @@ pub struct State {
     pub expire: tokio::sync::watch::Sender<u64>,
     /// Number of list requests served (for tests of relisting clients).
     pub lists_served: std::sync::atomic::AtomicU64,
+    /// Serializes registry rebuilds so that the last one reads the latest CRDs.
+    rebuild: std::sync::Mutex<()>,
 }
 
 impl State {
@@ -57,6 +59,7 @@ impl State {
             max_body,
             expire: tokio::sync::watch::channel(0).0,
             lists_served: std::sync::atomic::AtomicU64::new(0),
+            rebuild: std::sync::Mutex::new(()),
         };
         s.rebuild_registry();
         s
@@ -72,6 +75,7 @@ impl State {
 
     /// Rebuilds the registry after a CRD change.
     pub fn rebuild_registry(&self) {
+        let _guard = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
         let (_, crds) = self.store.list(CRD_GROUP, CRD_RESOURCE, None);
         let crds: Vec<Arc<Value>> = crds.into_iter().map(|(_, v)| v).collect();
         let reg = Arc::new(Registry::build(&crds));

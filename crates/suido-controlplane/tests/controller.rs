@@ -235,3 +235,111 @@ async fn controller_with_finalizer_status_and_events_survives_restart_and_410() 
     assert_eq!(check["items"].as_array().unwrap().len(), 2);
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_api_calls_and_streaming_lists() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+    use kube::runtime::watcher::Event as WEvent;
+
+    let server = blocking(TestServer::start);
+    let addr = server.addr;
+    let c = server.client();
+    blocking(move || install_widgets(&c));
+    let client =
+        Client::try_from(kube::Config::new(format!("http://{addr}").parse().unwrap())).unwrap();
+
+    // Typed built-ins: create, replace with a stale version (409), strategic patch.
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}})).unwrap();
+    let created = cms.create(&PostParams::default(), &cm).await.unwrap();
+    cm.metadata.resource_version = created.metadata.resource_version.clone();
+    cm.data = Some([("a".to_string(), "2".to_string())].into());
+    let replaced = cms
+        .replace("cfg", &PostParams::default(), &cm)
+        .await
+        .unwrap();
+    assert_eq!(replaced.data.unwrap()["a"], "2");
+    match cms.replace("cfg", &PostParams::default(), &cm).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let leases: Api<Lease> = Api::default_namespaced(client.clone());
+    let lease: Lease = serde_json::from_value(
+        json!({"metadata": {"name": "leader"}, "spec": {"holderIdentity": "a"}}),
+    )
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    let p = leases
+        .patch(
+            "leader",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"holderIdentity": "b"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.spec.unwrap().holder_identity.unwrap(), "b");
+    let p = leases
+        .patch("leader", &PatchParams::apply("mgr"), &Patch::Apply(json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "spec": {"holderIdentity": "c"}})))
+        .await;
+    match p {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409, "owned by the strategic patcher"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+
+    // Custom resources: apply, replace_status, delete_collection.
+    let widgets: Api<Widget> = Api::default_namespaced(client.clone());
+    let w = widgets
+        .patch("k1", &PatchParams::apply("test").force(), &Patch::Apply(json!({"apiVersion": "test.suido.dev/v1alpha1", "kind": "Widget", "spec": {"host": "k"}})))
+        .await
+        .unwrap();
+    assert_eq!(w.spec.port, Some(8080));
+    let mut w2 = w.clone();
+    w2.status = Some(WidgetStatus {
+        observed_generation: Some(7),
+    });
+    let w3 = widgets
+        .replace_status("k1", &PostParams::default(), &w2)
+        .await
+        .unwrap();
+    assert_eq!(w3.status.unwrap().observed_generation, Some(7));
+
+    // Streaming lists (sendInitialEvents) with kube-rs' watcher.
+    let stream = kube::runtime::watcher(
+        widgets.clone(),
+        watcher::Config::default().streaming_lists(),
+    );
+    futures::pin_mut!(stream);
+    let mut names = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            WEvent::Init => {}
+            WEvent::InitApply(w) => names.push(w.name_any()),
+            WEvent::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(names, ["k1"]);
+
+    let deleted = widgets
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .unwrap();
+    assert!(deleted.is_right());
+    assert!(
+        widgets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    drop(server);
+}

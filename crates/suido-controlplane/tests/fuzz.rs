@@ -267,6 +267,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parsers_never_panic(text in ".{0,60}", bytes in prop::collection::vec(any::<u8>(), 0..120), doc in arb_json(), patch in arb_json()) {
+        use suido_controlplane::{patch as p, proto, selectors, table};
+        if let Some(path) = table::JsonPath::parse(&text) {
+            let _ = path.eval(&doc);
+        }
+        let _ = selectors::LabelSelector::parse(&text).map(|s| s.matches(&doc));
+        let _ = selectors::FieldSelector::parse(&text).map(|s| s.matches(&doc));
+        let mut framed = b"k8s\0".to_vec();
+        framed.extend_from_slice(&bytes);
+        let _ = proto::decode(&framed);
+        let _ = proto::decode(&bytes);
+        let mut d = doc.clone();
+        let _ = p::json_patch(&mut d, &patch);
+        let mut d = doc.clone();
+        p::merge_patch(&mut d, &patch);
+        let _ = suido_controlplane::ssa::decode(&doc);
+    }
+}
+
 #[test]
 fn raw_socket_garbage_does_not_take_the_server_down() {
     use std::io::{Read, Write};

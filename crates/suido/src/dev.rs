@@ -31,6 +31,9 @@ pub struct DevConfig {
     pub sim_rules: Rules,
     /// Operator timing.
     pub timing: Timing,
+    /// Whether to run the operator in this process (tests that run it as a separate process,
+    /// to kill it, turn this off).
+    pub run_operator: bool,
 }
 
 impl DevConfig {
@@ -44,6 +47,7 @@ impl DevConfig {
             probe_addr: any,
             sim_rules: Rules::default(),
             timing: Timing::default(),
+            run_operator: true,
         }
     }
 }
@@ -53,9 +57,9 @@ pub struct DevStack {
     control_plane: Handle,
     sim: SimHandle,
     stop: watch::Sender<bool>,
-    operator: tokio::task::JoinHandle<()>,
-    /// Where the operator's `/metrics`, `/healthz` and `/readyz` listen.
-    pub probe_addr: SocketAddr,
+    operator: Option<tokio::task::JoinHandle<()>>,
+    /// Where the operator's `/metrics`, `/healthz` and `/readyz` listen, when it runs here.
+    pub probe_addr: Option<SocketAddr>,
     /// A client of the control plane.
     pub client: Client,
 }
@@ -104,6 +108,16 @@ impl DevStack {
             SimProvider::new(&sim.url()).context("building the simulated platform's client")?,
         );
         let (stop, stop_rx) = watch::channel(false);
+        if !config.run_operator {
+            return Ok(DevStack {
+                control_plane,
+                sim,
+                stop,
+                operator: None,
+                probe_addr: None,
+                client,
+            });
+        }
         let (bound_tx, bound_rx) = oneshot::channel();
         let operator_config = OperatorConfig {
             client: client.clone(),
@@ -128,8 +142,8 @@ impl DevStack {
             control_plane,
             sim,
             stop,
-            operator,
-            probe_addr,
+            operator: Some(operator),
+            probe_addr: Some(probe_addr),
             client,
         })
     }
@@ -152,7 +166,9 @@ impl DevStack {
     /// Stops the operator, then the simulated platform and the control plane.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.operator.await;
+        if let Some(operator) = self.operator {
+            let _ = operator.await;
+        }
         self.sim.shutdown().await;
         self.control_plane.shutdown().await;
     }

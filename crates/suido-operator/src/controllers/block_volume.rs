@@ -450,7 +450,7 @@ async fn find_volume(bv: &BlockVolume, ctx: &Context) -> Result<Option<Volume>, 
 }
 
 async fn converge(
-    bv: &BlockVolume,
+    bv: &mut BlockVolume,
     ctx: &Context,
     api: &Api<BlockVolume>,
 ) -> Result<(Option<Volume>, Option<Step>, Target, Action), Error> {
@@ -469,6 +469,8 @@ async fn converge(
         None => {
             let marker = desired_status(bv, None, None, &target, Timestamp::now());
             status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &marker).await?;
+            // What was just written is the base of the final status (see VirtualServer).
+            bv.status = Some(marker);
             let uid = bv.uid().unwrap_or_default();
             let token = identity::client_token(KIND, &uid)?;
             let namespace = bv.namespace().unwrap_or_default();
@@ -567,7 +569,10 @@ async fn apply(
         status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &status).await?;
         return Ok(Action::await_change());
     }
-    match converge(&bv, ctx, api).await {
+    let mut current = bv.as_ref().clone();
+    let result = converge(&mut current, ctx, api).await;
+    let bv = current;
+    match result {
         Ok((volume, step, target, action)) => {
             let status = desired_status(
                 &bv,

@@ -747,7 +747,7 @@ async fn execute(
 
 /// Brings the platform one step closer to the spec and reports what it saw.
 async fn converge(
-    vs: &VirtualServer,
+    vs: &mut VirtualServer,
     ctx: &Context,
     api: &Api<VirtualServer>,
 ) -> Result<(Observation, Action), Error> {
@@ -774,6 +774,9 @@ async fn converge(
             // the call and the next status write is visible, and the next reconcile adopts by tag.
             let marker = desired_status(vs, &obs, Timestamp::now());
             status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &marker).await?;
+            // What was just written is the base of the final status, so the same conditions
+            // keep their times and nothing is written twice.
+            vs.status = Some(marker);
             let uid = vs.uid().unwrap_or_default();
             let token = identity::client_token(KIND, &uid)?;
             let tenant_name = tenant.name_any();
@@ -885,7 +888,10 @@ async fn apply(
         status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &status).await?;
         return Ok(Action::await_change());
     }
-    match converge(&vs, ctx, api).await {
+    let mut current = vs.as_ref().clone();
+    let result = converge(&mut current, ctx, api).await;
+    let vs = current;
+    match result {
         Ok((obs, action)) => {
             let status = desired_status(&vs, &obs, Timestamp::now());
             status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &status).await?;
@@ -899,7 +905,7 @@ async fn apply(
                 tracing::warn!(error = %write, "could not record the error in status");
             }
             if e.is_terminal() {
-                ctx.event(vs.as_ref(), true, e.reason(), "Reconcile", e.to_string())
+                ctx.event(&vs, true, e.reason(), "Reconcile", e.to_string())
                     .await;
             }
             Err(e)

@@ -41,7 +41,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("Suido is running on its embedded defaults.");
         println!("  control plane      {}", stack.api_url());
         println!("  simulated platform {}", stack.sim_url());
-        println!("  operator metrics   http://{}/metrics", stack.probe_addr);
+        if let Some(addr) = stack.probe_addr {
+            println!("  operator metrics   http://{addr}/metrics");
+        }
         println!();
         println!("Point kubectl at it and apply the examples:");
         println!("  export KUBECONFIG={}", kubeconfig.display());

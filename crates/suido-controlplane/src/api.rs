@@ -1160,8 +1160,8 @@ fn prepare_create(
         ssa::record_update(
             None,
             &mut obj,
-            &manager_of(opts),
-            "",
+            rd.schema.as_ref(),
+            (&manager_of(opts), ""),
             &rd.api_version(),
             now,
         );
@@ -1311,8 +1311,8 @@ fn prepare_update(
         ssa::record_update(
             Some(old),
             &mut result,
-            &manager_of(opts),
-            if status_sub { "status" } else { "" },
+            rd.schema.as_ref(),
+            (&manager_of(opts), if status_sub { "status" } else { "" }),
             &rd.api_version(),
             now,
         );
@@ -1662,6 +1662,7 @@ fn patch_object(
                     api_version: &av,
                     now: &now,
                     normalize: &normalize,
+                    schema: rd.schema.as_ref(),
                 };
                 ssa::apply(&live, &request).map_err(|conflicts| {
                     let causes: Vec<status::Cause> = conflicts

@@ -1,11 +1,11 @@
 //! Field ownership (`metadata.managedFields`) and an honest subset of
 //! server-side apply.
 //!
-//! Differences from the real server (also in docs/control-plane.md):
-//! lists are always atomic (no `listType=map`/`set` merging), so a list is
-//! owned and replaced as a whole; `fieldsV1` lists leaf fields only (no
-//! `.` entries for maps); ownership of a field with an equal value is shared
-//! without conflict, as upstream.
+//! Items of `x-kubernetes-list-type: map` lists are merged and owned per
+//! key, as upstream. Differences from the real server (also in
+//! docs/control-plane.md): other lists (`set`, unkeyed) are atomic;
+//! `fieldsV1` lists leaf fields only (no `.` entries); ownership of a field
+//! with an equal value is shared without conflict, as upstream.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,10 +36,69 @@ fn ignored(path: &[String]) -> bool {
     }
 }
 
-/// Collects the leaf paths of a value. Scalars, lists and empty objects are
-/// leaves.
-pub fn leaves(v: &Value) -> BTreeSet<FieldPath> {
-    fn walk(v: &Value, path: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+/// The schema of a child field (`properties` or `additionalProperties`).
+fn child_schema<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    let s = schema?;
+    s.get("properties")
+        .and_then(|p| p.get(key))
+        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+}
+
+fn items_schema(schema: Option<&Value>) -> Option<&Value> {
+    schema?.get("items")
+}
+
+/// The keys of a `x-kubernetes-list-type: map` list.
+fn map_keys(schema: Option<&Value>) -> Option<Vec<String>> {
+    let s = schema?;
+    if s.get("x-kubernetes-list-type")?.as_str()? != "map" {
+        return None;
+    }
+    let keys: Vec<String> = s
+        .get("x-kubernetes-list-map-keys")?
+        .as_array()?
+        .iter()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// The path element of a list-map item: `k:{"name":"data"}`.
+fn item_key(item: &Value, keys: &[String]) -> Option<String> {
+    let o = item.as_object()?;
+    let mut m = Map::new();
+    for k in keys {
+        m.insert(k.clone(), o.get(k)?.clone());
+    }
+    Some(format!("k:{}", Value::Object(m)))
+}
+
+fn item_matches(item: &Value, elem: &str) -> bool {
+    let Some(Ok(Value::Object(want))) = elem.strip_prefix("k:").map(serde_json::from_str::<Value>)
+    else {
+        return false;
+    };
+    want.iter().all(|(k, v)| item.get(k) == Some(v))
+}
+
+/// Whether a list is merged per item: a list-map whose items all have keys.
+fn keyed_list(list: &[Value], schema: Option<&Value>) -> Option<Vec<String>> {
+    let keys = map_keys(schema)?;
+    list.iter()
+        .all(|i| item_key(i, &keys).is_some())
+        .then_some(keys)
+}
+
+/// Collects the leaf paths of a value. Scalars, atomic lists and empty
+/// objects are leaves; items of `listType=map` lists (per `schema`) are
+/// addressed by their keys (`k:{"type":"Ready"}`).
+pub fn leaves(v: &Value, schema: Option<&Value>) -> BTreeSet<FieldPath> {
+    fn walk(
+        v: &Value,
+        schema: Option<&Value>,
+        path: &mut FieldPath,
+        out: &mut BTreeSet<FieldPath>,
+    ) {
         if ignored(path) {
             return;
         }
@@ -47,10 +106,24 @@ pub fn leaves(v: &Value) -> BTreeSet<FieldPath> {
             Value::Object(o) if !o.is_empty() => {
                 for (k, x) in o {
                     path.push(k.clone());
-                    walk(x, path, out);
+                    walk(x, child_schema(schema, k), path, out);
                     path.pop();
                 }
             }
+            Value::Array(a) if !a.is_empty() => match keyed_list(a, schema) {
+                Some(keys) => {
+                    for item in a {
+                        if let Some(elem) = item_key(item, &keys) {
+                            path.push(elem);
+                            walk(item, items_schema(schema), path, out);
+                            path.pop();
+                        }
+                    }
+                }
+                None => {
+                    out.insert(path.clone());
+                }
+            },
             _ => {
                 if !path.is_empty() {
                     out.insert(path.clone());
@@ -59,7 +132,7 @@ pub fn leaves(v: &Value) -> BTreeSet<FieldPath> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(v, &mut Vec::new(), &mut out);
+    walk(v, schema, &mut Vec::new(), &mut out);
     out
 }
 
@@ -67,7 +140,10 @@ pub fn leaves(v: &Value) -> BTreeSet<FieldPath> {
 pub fn get<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = v;
     for p in path {
-        cur = cur.get(p.as_str())?;
+        cur = match cur {
+            Value::Array(a) => a.iter().find(|i| item_matches(i, p))?,
+            _ => cur.get(p.as_str())?,
+        };
     }
     Some(cur)
 }
@@ -78,13 +154,40 @@ fn remove_path(v: &mut Value, path: &[String]) {
     };
     let mut cur = v;
     for p in parent {
-        match cur.get_mut(p.as_str()) {
+        let next = match cur {
+            Value::Array(a) => a.iter_mut().find(|i| item_matches(i, p)),
+            Value::Object(o) => o.get_mut(p.as_str()),
+            _ => None,
+        };
+        match next {
             Some(x) => cur = x,
             None => return,
         }
     }
-    if let Some(o) = cur.as_object_mut() {
-        o.remove(last);
+    match cur {
+        Value::Object(o) => {
+            o.remove(last);
+        }
+        Value::Array(a) => a.retain(|i| !item_matches(i, last)),
+        _ => {}
+    }
+}
+
+/// Drops list-map items left empty after their fields were removed.
+fn drop_empty_items(v: &mut Value, schema: Option<&Value>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                drop_empty_items(x, child_schema(schema, k));
+            }
+        }
+        Value::Array(a) if map_keys(schema).is_some() => {
+            a.retain(|i| !i.as_object().is_some_and(|o| o.is_empty()));
+            for i in a.iter_mut() {
+                drop_empty_items(i, items_schema(schema));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -94,9 +197,12 @@ pub fn encode(paths: &BTreeSet<FieldPath>) -> Value {
     for p in paths {
         let mut cur = &mut root;
         for seg in p {
-            let entry = cur
-                .entry(format!("f:{seg}"))
-                .or_insert_with(|| Value::Object(Map::new()));
+            let key = if seg.starts_with("k:{") {
+                seg.clone()
+            } else {
+                format!("f:{seg}")
+            };
+            let entry = cur.entry(key).or_insert_with(|| Value::Object(Map::new()));
             match entry {
                 Value::Object(m) => cur = m,
                 _ => break,
@@ -106,13 +212,25 @@ pub fn encode(paths: &BTreeSet<FieldPath>) -> Value {
     Value::Object(root)
 }
 
-/// Decodes `fieldsV1` into leaf paths; list item keys (`k:`, `v:`, `i:`)
-/// make the list itself the leaf.
+/// Decodes `fieldsV1` into leaf paths; `k:` item keys are kept as path
+/// elements, and `v:`/`i:` items make the list itself the leaf.
 pub fn decode(fields: &Value) -> BTreeSet<FieldPath> {
     fn walk(v: &Value, path: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
-        let children: Vec<(&String, &Value)> = v
+        let children: Vec<(String, &Value)> = v
             .as_object()
-            .map(|o| o.iter().filter(|(k, _)| k.starts_with("f:")).collect())
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, x)| {
+                        if let Some(f) = k.strip_prefix("f:") {
+                            Some((f.to_string(), x))
+                        } else if k.starts_with("k:{") {
+                            Some((k.clone(), x))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         if children.is_empty() {
             if !path.is_empty() {
@@ -121,7 +239,7 @@ pub fn decode(fields: &Value) -> BTreeSet<FieldPath> {
             return;
         }
         for (k, x) in children {
-            path.push(k[2..].to_string());
+            path.push(k);
             walk(x, path, out);
             path.pop();
         }
@@ -129,6 +247,27 @@ pub fn decode(fields: &Value) -> BTreeSet<FieldPath> {
     let mut out = BTreeSet::new();
     walk(fields, &mut Vec::new(), &mut out);
     out
+}
+
+/// A path as the apiserver prints it: `.status.conditions[type="Ready"].status`.
+pub fn display_path(path: &[String]) -> String {
+    let mut s = String::new();
+    for p in path {
+        match p
+            .strip_prefix("k:")
+            .and_then(|j| serde_json::from_str::<Map<String, Value>>(j).ok())
+        {
+            Some(keys) => {
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                s.push_str(&format!("[{}]", parts.join(",")));
+            }
+            None => {
+                s.push('.');
+                s.push_str(p);
+            }
+        }
+    }
+    s
 }
 
 /// One managedFields entry, decoded.
@@ -202,13 +341,14 @@ pub fn write(obj: &mut Value, entries: &[Entry]) {
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
-    manager: &str,
-    subresource: &str,
+    schema: Option<&Value>,
+    who: (&str, &str),
     api_version: &str,
     now: &str,
 ) {
+    let (manager, subresource) = who;
     let mut entries = old.map(read).unwrap_or_default();
-    let new_leaves = leaves(new);
+    let new_leaves = leaves(new, schema);
     let changed: BTreeSet<FieldPath> = new_leaves
         .iter()
         .filter(|p| old.and_then(|o| get(o, p)) != get(new, p))
@@ -243,23 +383,42 @@ pub fn record_update(
 /// A server-side apply conflict: the path and the manager owning it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
-    /// `.spec.replicas`.
+    /// `.spec.replicas`, as printed.
     pub field: String,
+    /// The path.
+    pub path: FieldPath,
     /// The other manager.
     pub manager: String,
     /// Its API version.
     pub api_version: String,
 }
 
-fn deep_merge(target: &mut Value, applied: &Value) {
+fn deep_merge(target: &mut Value, applied: &Value, schema: Option<&Value>) {
     match (target, applied) {
         (Value::Object(t), Value::Object(a)) if !a.is_empty() => {
             for (k, v) in a {
+                let child = child_schema(schema, k);
                 match t.get_mut(k) {
-                    Some(x) if x.is_object() && v.is_object() => deep_merge(x, v),
+                    Some(x) if x.is_object() && v.is_object() => deep_merge(x, v, child),
+                    Some(x)
+                        if x.as_array().is_some_and(|l| keyed_list(l, child).is_some())
+                            && v.as_array().is_some_and(|l| keyed_list(l, child).is_some()) =>
+                    {
+                        deep_merge(x, v, child)
+                    }
                     _ => {
                         t.insert(k.clone(), v.clone());
                     }
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(a)) if keyed_list(a, schema).is_some() => {
+            let keys = map_keys(schema).unwrap_or_default();
+            for item in a {
+                let key = item_key(item, &keys).unwrap_or_default();
+                match t.iter_mut().find(|x| item_matches(x, &key)) {
+                    Some(x) => deep_merge(x, item, items_schema(schema)),
+                    None => t.push(item.clone()),
                 }
             }
         }
@@ -288,6 +447,8 @@ pub struct ApplyRequest<'a> {
     /// Schema defaulting, so that a list the server defaulted does not
     /// count as a different value.
     pub normalize: &'a dyn Fn(&mut Value),
+    /// The structural schema, for `listType=map` lists.
+    pub schema: Option<&'a Value>,
 }
 
 /// Server-side apply of `req.applied` (already restricted to the writable
@@ -302,11 +463,12 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
         api_version,
         now,
         normalize,
+        schema,
     } = *req;
     let mut entries = read(live);
-    let applied_paths = leaves(applied);
+    let applied_paths = leaves(applied, schema);
     let mut candidate = live.clone();
-    deep_merge(&mut candidate, applied);
+    deep_merge(&mut candidate, applied, schema);
     normalize(&mut candidate);
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| {
@@ -315,7 +477,8 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
         for p in e.fields.intersection(&applied_paths) {
             if get(live, p) != get(&candidate, p) {
                 conflicts.push(Conflict {
-                    field: format!(".{}", p.join(".")),
+                    field: display_path(p),
+                    path: p.clone(),
                     manager: e.manager.clone(),
                     api_version: e.api_version.clone(),
                 });
@@ -325,10 +488,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
     if !conflicts.is_empty() && !force {
         return Err(conflicts);
     }
-    let conflicting: BTreeSet<FieldPath> = conflicts
-        .iter()
-        .map(|c| c.field[1..].split('.').map(str::to_string).collect())
-        .collect();
+    let conflicting: BTreeSet<FieldPath> = conflicts.iter().map(|c| c.path.clone()).collect();
     let previous: BTreeSet<FieldPath> = entries
         .iter()
         .find(|e| e.manager == manager && e.operation == "Apply" && e.subresource == subresource)
@@ -347,7 +507,8 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
             remove_path(&mut out, p);
         }
     }
-    deep_merge(&mut out, applied);
+    drop_empty_items(&mut out, schema);
+    deep_merge(&mut out, applied, schema);
     for e in &mut entries {
         if force && !(e.manager == manager && e.operation == "Apply") {
             e.fields.retain(|p| !conflicting.contains(p));
@@ -420,6 +581,7 @@ mod tests {
                 api_version: av,
                 now,
                 normalize: &|_| {},
+                schema: None,
             },
         )
     }
@@ -427,7 +589,7 @@ mod tests {
     #[test]
     fn encode_decode_roundtrip() {
         let v = json!({"metadata": {"name": "x", "labels": {"a": "1"}}, "spec": {"l": [1], "o": {"p": 1}}});
-        let ls = leaves(&v);
+        let ls = leaves(&v, None);
         assert_eq!(ls.len(), 3);
         assert_eq!(decode(&encode(&ls)), ls);
     }
@@ -464,14 +626,84 @@ mod tests {
     fn updates_take_ownership_of_changed_fields() {
         let now = "t";
         let mut o = json!({"metadata": {"name": "x"}, "spec": {"a": 1}});
-        record_update(None, &mut o, "kubectl", "", "v1", now);
+        record_update(None, &mut o, None, ("kubectl", ""), "v1", now);
         let old = o.clone();
         o["spec"]["a"] = json!(2);
         o["spec"]["b"] = json!(1);
-        record_update(Some(&old), &mut o, "other", "", "v1", now);
+        record_update(Some(&old), &mut o, None, ("other", ""), "v1", now);
         let es = read(&o);
         assert_eq!(es.len(), 1);
         assert_eq!(es[0].manager, "other");
         assert_eq!(es[0].fields.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod list_map_tests {
+    use super::*;
+
+    fn schema() -> Value {
+        json!({"type": "object", "properties": {"status": {"type": "object", "properties": {
+            "conditions": {"type": "array", "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+                "items": {"type": "object", "properties": {"type": {"type": "string"}, "status": {"type": "string"}}}}}}}})
+    }
+
+    fn apply_as(
+        live: &Value,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, Vec<Conflict>> {
+        let s = schema();
+        apply(
+            live,
+            &ApplyRequest {
+                applied,
+                manager,
+                subresource: "status",
+                force,
+                api_version: "v1",
+                now: "t",
+                normalize: &|_| {},
+                schema: Some(&s),
+            },
+        )
+    }
+
+    #[test]
+    fn managers_own_their_own_list_items() {
+        let live = json!({"metadata": {"name": "x"}});
+        let a = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let b = json!({"status": {"conditions": [{"type": "Synced", "status": "False"}]}});
+        let o = apply_as(&live, &a, "ready-ctl", false).unwrap();
+        let o = apply_as(&o, &b, "sync-ctl", false).unwrap();
+        assert_eq!(o["status"]["conditions"].as_array().unwrap().len(), 2);
+        let fields = &o["metadata"]["managedFields"][0]["fieldsV1"];
+        assert!(
+            fields["f:status"]["f:conditions"]
+                .get("k:{\"type\":\"Ready\"}")
+                .is_some(),
+            "{fields}"
+        );
+        // Conflict on another manager's item, named like the apiserver does.
+        let c = json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        let err = apply_as(&o, &c, "sync-ctl", false).unwrap_err();
+        assert_eq!(err[0].field, ".status.conditions[type=\"Ready\"].status");
+        // A manager that stops applying its item removes it, and only it.
+        let o = apply_as(
+            &o,
+            &json!({"status": {"conditions": []}}),
+            "ready-ctl",
+            false,
+        )
+        .unwrap();
+        let conds = o["status"]["conditions"].as_array().unwrap();
+        assert_eq!(conds.len(), 1);
+        assert_eq!(conds[0]["type"], "Synced");
+        assert_eq!(
+            decode(&encode(&leaves(&o, Some(&schema())))),
+            leaves(&o, Some(&schema()))
+        );
     }
 }

@@ -1059,6 +1059,127 @@ fn validate_crd(obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn is_qualified_name(s: &str) -> bool {
+    let ok_part = |p: &str| {
+        let b = p.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    };
+    match s.split_once('/') {
+        Some((prefix, name)) => {
+            util::check_name(prefix, crate::registry::NameRule::Subdomain).is_none()
+                && ok_part(name)
+        }
+        None => ok_part(s),
+    }
+}
+
+fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.is_empty()
+        || (b.len() <= 63
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c)))
+}
+
+/// Type checks (400, as a decoding error upstream) and label checks (422)
+/// of the metadata a client sends.
+fn check_metadata(rd: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
+    let m = meta(obj);
+    let decode_err = |field: &str, want: &str| {
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: json: cannot unmarshal metadata.{field}: expected {want}",
+            rd.kind, rd.version, rd.kind
+        ))
+    };
+    for f in [
+        "name",
+        "generateName",
+        "namespace",
+        "resourceVersion",
+        "uid",
+    ] {
+        if m.get(f).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            return Err(decode_err(f, "a string"));
+        }
+    }
+    for f in ["labels", "annotations"] {
+        match m.get(f) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(o)) => {
+                if o.values().any(|v| !v.is_string()) {
+                    return Err(decode_err(f, "a map of strings"));
+                }
+            }
+            Some(_) => return Err(decode_err(f, "a map of strings")),
+        }
+    }
+    match m.get("finalizers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.iter().all(|v| v.is_string()) => {}
+        Some(_) => return Err(decode_err("finalizers", "a list of strings")),
+    }
+    let name = m.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+    let invalid = |field: String, detail: String| {
+        ApiError::invalid_field(&rd.group, &rd.kind, name, &field, "Invalid value", &detail)
+    };
+    if let Some(labels) = m.get("labels").and_then(|l| l.as_object()) {
+        for (k, v) in labels {
+            if !is_qualified_name(k) {
+                return Err(invalid(
+                    "metadata.labels".into(),
+                    format!(
+                        "\"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+                    ),
+                ));
+            }
+            let v = v.as_str().unwrap_or_default();
+            if !is_label_value(v) {
+                return Err(invalid(
+                    "metadata.labels".into(),
+                    format!(
+                        "\"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(ann) = m.get("annotations").and_then(|a| a.as_object()) {
+        let total: usize = ann
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
+        if total > 256 * 1024 {
+            return Err(ApiError::invalid_field(
+                &rd.group,
+                &rd.kind,
+                name,
+                "metadata.annotations",
+                "Too long",
+                "must have at most 262144 bytes",
+            ));
+        }
+        if let Some(k) = ann
+            .keys()
+            .find(|k| !is_qualified_name(&k.to_ascii_lowercase()))
+        {
+            return Err(invalid(
+                "metadata.annotations".into(),
+                format!(
+                    "\"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Fills server-owned metadata on a new object and checks it.
 #[allow(clippy::too_many_arguments)]
 fn prepare_create(
@@ -1070,6 +1191,7 @@ fn prepare_create(
     now: &str,
     warnings: &mut Vec<String>,
 ) -> Result<(ObjKey, Value), ApiError> {
+    check_metadata(rd, &obj)?;
     let m =
         meta_mut(&mut obj).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
     let name = match m
@@ -1181,6 +1303,7 @@ fn prepare_update(
     now: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Value>, ApiError> {
+    check_metadata(rd, &new)?;
     let name = meta_str(old, "name").unwrap_or_default().to_string();
     let new_meta = meta(&new);
     match new_meta.get("name").and_then(|n| n.as_str()) {

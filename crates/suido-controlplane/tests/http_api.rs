@@ -849,3 +849,38 @@ fn selector_watches_see_objects_enter_and_leave() {
     assert_eq!(e["type"], "ADDED");
     assert_eq!(e["object"]["spec"]["host"], "h3");
 }
+
+#[test]
+fn metadata_is_type_checked_and_labels_validated() {
+    let s = TestServer::start();
+    let c = s.client();
+    let cm = |meta: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta});
+    let p = "/api/v1/namespaces/default/configmaps";
+    assert_eq!(c.post(p, &cm(json!({"name": 5}))).status, 400);
+    assert_eq!(
+        c.post(p, &cm(json!({"name": "a", "labels": {"x": 1}})))
+            .status,
+        400
+    );
+    assert_eq!(
+        c.post(p, &cm(json!({"name": "a", "finalizers": "x"})))
+            .status,
+        400
+    );
+    let r = c.post(p, &cm(json!({"name": "a", "labels": {"x": "bad value!"}})));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["details"]["causes"][0]["field"], "metadata.labels");
+    assert_eq!(
+        c.post(p, &cm(json!({"name": "a", "labels": {"bad key!": "v"}})))
+            .status,
+        422
+    );
+    assert_eq!(
+        c.post(
+            p,
+            &cm(json!({"name": "a", "labels": {"app.kubernetes.io/name": "web_1", "empty": ""}}))
+        )
+        .status,
+        201
+    );
+}

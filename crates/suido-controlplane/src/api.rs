@@ -528,6 +528,18 @@ fn to_view(rd: &ResourceDef, stored: &Value) -> Value {
     v
 }
 
+/// Like [`to_view`], without a copy when the stored form is the view.
+fn view_cow<'a>(rd: &ResourceDef, stored: &'a Value) -> std::borrow::Cow<'a, Value> {
+    let same = rd.group != "events.k8s.io"
+        && (!rd.custom
+            || stored.get("apiVersion").and_then(|v| v.as_str()) == Some(&rd.api_version()));
+    if same {
+        std::borrow::Cow::Borrowed(stored)
+    } else {
+        std::borrow::Cow::Owned(to_view(rd, stored))
+    }
+}
+
 fn from_view(rd: &ResourceDef, view: Value) -> Value {
     if rd.group == "events.k8s.io" {
         return events::to_core(&view);
@@ -741,12 +753,12 @@ fn list(
     let mut out = Vec::new();
     let mut next = None;
     let mut remaining = 0usize;
-    for (k, obj) in items {
+    for (k, obj) in &items {
         let pos = format!("{}/{}", k.namespace, k.name);
         if after.as_ref().is_some_and(|a| pos.as_str() <= a.as_str()) {
             continue;
         }
-        let view = to_view(rd, &obj);
+        let view = view_cow(rd, obj);
         if !labels.matches(&view) || !fields.matches(&view) {
             continue;
         }
@@ -767,21 +779,37 @@ fn list(
         list_meta["remainingItemCount"] = json!(remaining);
     }
     let body = match format {
-        Format::Table(inc) => table::table(rd, &out, true, list_meta, inc),
-        Format::Metadata => json!({
+        Format::Table(inc) => serde_json::to_vec(&table::table(rd, &out, true, list_meta, inc)),
+        Format::Metadata => serde_json::to_vec(&json!({
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": list_meta,
-            "items": out.iter().map(table::partial_metadata).collect::<Vec<_>>(),
-        }),
-        Format::Object => json!({
-            "kind": rd.list_kind,
-            "apiVersion": rd.api_version(),
-            "metadata": list_meta,
-            "items": out,
-        }),
+            "items": out.iter().map(|o| table::partial_metadata(o)).collect::<Vec<_>>(),
+        })),
+        Format::Object => {
+            #[derive(serde::Serialize)]
+            struct ListOut<'a> {
+                kind: &'a str,
+                #[serde(rename = "apiVersion")]
+                api_version: String,
+                metadata: Value,
+                items: &'a [std::borrow::Cow<'a, Value>],
+            }
+            serde_json::to_vec(&ListOut {
+                kind: &rd.list_kind,
+                api_version: rd.api_version(),
+                metadata: list_meta,
+                items: &out,
+            })
+        }
+    }
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut r = Response {
+        status: 200,
+        content_type: String::new(),
+        body,
+        warnings: Vec::new(),
     };
-    let mut r = Response::json(200, &body);
     r.content_type = match format {
         Format::Metadata => {
             "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io".into()

@@ -259,9 +259,9 @@ pub fn row(rd: &ResourceDef, obj: &Value, include: IncludeObject) -> Value {
 }
 
 /// A whole Table.
-pub fn table(
+pub fn table<T: std::borrow::Borrow<Value>>(
     rd: &ResourceDef,
-    objs: &[Value],
+    objs: &[T],
     with_definitions: bool,
     list_meta: Value,
     include: IncludeObject,
@@ -270,7 +270,7 @@ pub fn table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
-        "rows": objs.iter().map(|o| row(rd, o, include)).collect::<Vec<_>>(),
+        "rows": objs.iter().map(|o| row(rd, o.borrow(), include)).collect::<Vec<_>>(),
     });
     if with_definitions {
         t["columnDefinitions"] = column_definitions(rd);

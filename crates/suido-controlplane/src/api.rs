@@ -1208,6 +1208,63 @@ fn check_metadata(rd: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn is_base64(s: &str) -> bool {
+    s.len().is_multiple_of(4)
+        && s.trim_end_matches('=').len() + 2 >= s.len()
+        && s.trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// Secrets: `stringData` is merged into `data` (base64) and dropped, and
+/// `data` must hold base64 strings, as upstream.
+fn normalize_secret(rd: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
+    if !(rd.group.is_empty() && rd.plural == "secrets") {
+        return Ok(());
+    }
+    let Some(o) = obj.as_object_mut() else {
+        return Ok(());
+    };
+    let string_data = o.remove("stringData");
+    if let Some(d) = o.get("data")
+        && !d.is_null()
+    {
+        let ok = d
+            .as_object()
+            .is_some_and(|m| m.values().all(|v| v.as_str().is_some_and(is_base64)));
+        if !ok {
+            return Err(ApiError::bad_request(
+                "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data",
+            ));
+        }
+    }
+    match string_data {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(sd)) => {
+            let data = o.entry("data").or_insert_with(|| Value::Object(Map::new()));
+            if data.is_null() {
+                *data = Value::Object(Map::new());
+            }
+            for (k, v) in sd {
+                let Some(text) = v.as_str() else {
+                    return Err(ApiError::bad_request(
+                        "Secret in version \"v1\" cannot be handled as a Secret: stringData values must be strings",
+                    ));
+                };
+                if let Some(d) = data.as_object_mut() {
+                    d.insert(k, Value::String(crate::proto::b64(text.as_bytes())));
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Secret in version \"v1\" cannot be handled as a Secret: stringData must be a map of strings",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Fills server-owned metadata on a new object and checks it.
 #[allow(clippy::too_many_arguments)]
 fn prepare_create(
@@ -1220,6 +1277,7 @@ fn prepare_create(
     warnings: &mut Vec<String>,
 ) -> Result<(ObjKey, Value), ApiError> {
     check_metadata(rd, &obj)?;
+    normalize_secret(rd, &mut obj)?;
     let m =
         meta_mut(&mut obj).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
     let name = match m
@@ -1332,6 +1390,7 @@ fn prepare_update(
     warnings: &mut Vec<String>,
 ) -> Result<Option<Value>, ApiError> {
     check_metadata(rd, &new)?;
+    normalize_secret(rd, &mut new)?;
     let name = meta_str(old, "name").unwrap_or_default().to_string();
     let new_meta = meta(&new);
     match new_meta.get("name").and_then(|n| n.as_str()) {

@@ -198,7 +198,8 @@ const BINDING: &[Field] = &[
     f(3, "roleRef", Kind::Msg(ROLE_REF)),
 ];
 
-fn b64(bytes: &[u8]) -> String {
+/// Standard base64 with padding.
+pub fn b64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

@@ -884,3 +884,27 @@ fn metadata_is_type_checked_and_labels_validated() {
         201
     );
 }
+
+#[test]
+fn secrets_fold_string_data_into_base64_data() {
+    let s = TestServer::start();
+    let c = s.client();
+    let p = "/api/v1/namespaces/default/secrets";
+    let r = c.post(
+        p,
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"a": "YQ=="}, "stringData": {"b": "bee"}}),
+    );
+    assert_eq!(r.status, 201);
+    let sec = r.json();
+    assert_eq!(sec["data"], json!({"a": "YQ==", "b": "YmVl"}));
+    assert!(sec.get("stringData").is_none());
+    assert_eq!(
+        c.post(
+            p,
+            &json!({"metadata": {"name": "bad"}, "data": {"a": "not base64!"}})
+        )
+        .status,
+        400
+    );
+}

@@ -5,7 +5,8 @@
 //! Every write is one redb transaction committed with immediate durability
 //! (fsync) before the change becomes visible to readers or watchers, so a
 //! kill -9 never loses an acknowledged write and never exposes one that was
-//! not acknowledged.
+//! not acknowledged. The watch history is stored in the same transactions,
+//! so watches can resume across a restart.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -17,7 +18,9 @@ use tokio::sync::broadcast;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const RV_KEY: &str = "resourceVersion";
+const FLOOR_KEY: &str = "historyFloor";
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +189,14 @@ impl Store {
         let wtx = db.begin_write().map_err(db_err)?;
         {
             wtx.open_table(OBJECTS).map_err(db_err)?;
-            wtx.open_table(META).map_err(db_err)?;
+            wtx.open_table(EVENTS).map_err(db_err)?;
+            let mut meta = wtx.open_table(META).map_err(db_err)?;
+            // A new database has its whole history: it starts at 0.
+            let fresh = meta.get(RV_KEY).map_err(db_err)?.is_none()
+                && meta.get(FLOOR_KEY).map_err(db_err)?.is_none();
+            if fresh {
+                meta.insert(FLOOR_KEY, 0).map_err(db_err)?;
+            }
         }
         wtx.commit().map_err(db_err)?;
 
@@ -213,18 +223,47 @@ impl Store {
             .map_err(db_err)?
             .map(|g| g.value())
             .unwrap_or(0);
+        let mut history_floor = meta
+            .get(FLOOR_KEY)
+            .map_err(db_err)?
+            .map(|g| g.value())
+            .unwrap_or(rv);
+        let mut history = VecDeque::new();
+        let events = rtx.open_table(EVENTS).map_err(db_err)?;
+        for item in events.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            match decode_event(k.value(), v.value()) {
+                Some(ev) => history.push_back(Arc::new(ev)),
+                None => {
+                    // An undecodable entry breaks the chain: resume only after it.
+                    history.clear();
+                    history_floor = k.value();
+                }
+            }
+        }
+        while history.len() > history_limit.max(1) {
+            if let Some(old) = history.pop_front() {
+                history_floor = old.rv;
+            }
+        }
         drop(table);
         drop(meta);
+        drop(events);
         drop(rtx);
         let (tx, _) = broadcast::channel(history_limit.clamp(1024, 65536));
-        tracing::info!(objects = objects.len(), rv, "store opened");
+        tracing::info!(
+            objects = objects.len(),
+            rv,
+            history = history.len(),
+            "store opened"
+        );
         Ok(Store {
             db,
             inner: Mutex::new(Inner {
                 objects,
                 rv,
-                history: VecDeque::new(),
-                history_floor: rv,
+                history,
+                history_floor,
             }),
             history_limit: history_limit.max(1),
             tx,
@@ -336,8 +375,30 @@ impl Store {
                     }
                 }
             }
+            let mut log = wtx.open_table(EVENTS).map_err(db_err)?;
+            for ev in &events {
+                log.insert(ev.rv, encode_event(ev).as_slice())
+                    .map_err(db_err)?;
+            }
+            // Evict what the in-memory history will drop below.
+            let total = inner.history.len() + events.len();
+            let evict = total.saturating_sub(self.history_limit);
+            let mut floor = None;
+            for rv in inner
+                .history
+                .iter()
+                .map(|e| e.rv)
+                .chain(events.iter().map(|e| e.rv))
+                .take(evict)
+            {
+                log.remove(rv).map_err(db_err)?;
+                floor = Some(rv);
+            }
             let mut meta = wtx.open_table(META).map_err(db_err)?;
             meta.insert(RV_KEY, rv).map_err(db_err)?;
+            if let Some(f) = floor {
+                meta.insert(FLOOR_KEY, f).map_err(db_err)?;
+            }
         }
         wtx.commit().map_err(db_err)?;
 
@@ -415,9 +476,51 @@ impl Store {
     /// relist.
     pub fn compact_history(&self) {
         let mut inner = self.lock();
+        let rv = inner.rv;
+        let persisted = (|| -> Result<(), StoreError> {
+            let wtx = self.db.begin_write().map_err(db_err)?;
+            {
+                let mut log = wtx.open_table(EVENTS).map_err(db_err)?;
+                for e in &inner.history {
+                    log.remove(e.rv).map_err(db_err)?;
+                }
+                let mut meta = wtx.open_table(META).map_err(db_err)?;
+                meta.insert(FLOOR_KEY, rv).map_err(db_err)?;
+            }
+            wtx.commit().map_err(db_err)
+        })();
+        if let Err(e) = persisted {
+            tracing::warn!(error = %e, "could not persist the compaction");
+        }
         inner.history.clear();
-        inner.history_floor = inner.rv;
+        inner.history_floor = rv;
     }
+}
+
+fn encode_event(ev: &ChangeEvent) -> Vec<u8> {
+    let v = serde_json::json!({
+        "type": ev.kind.as_str(),
+        "key": ev.key.encode(),
+        "object": &*ev.object,
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+fn decode_event(rv: u64, bytes: &[u8]) -> Option<ChangeEvent> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let kind = match v.get("type")?.as_str()? {
+        "ADDED" => EventType::Added,
+        "MODIFIED" => EventType::Modified,
+        "DELETED" => EventType::Deleted,
+        _ => return None,
+    };
+    Some(ChangeEvent {
+        rv,
+        previous: None,
+        kind,
+        key: ObjKey::decode(v.get("key")?.as_str()?)?,
+        object: Arc::new(v.get("object")?.clone()),
+    })
 }
 
 fn set_rv(obj: &mut Value, rv: u64) {
@@ -463,6 +566,34 @@ mod tests {
         let (rv, items) = store.list("", "configmaps", Some("default"));
         assert_eq!(rv, 2);
         assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn history_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path, 3).unwrap();
+            for i in 0..5 {
+                store
+                    .transact::<_, StoreError>(|_| Ok((vec![put(&format!("o{i}"))], ())))
+                    .unwrap();
+            }
+        }
+        let store = Store::open(&path, 3).unwrap();
+        let w = store.watch_start(Some(3), None);
+        assert_eq!(w.history_floor, 2);
+        assert_eq!(
+            w.replay.iter().map(|e| e.rv).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert_eq!(w.replay[1].object["metadata"]["name"], "o4");
+        store.compact_history();
+        drop(store);
+        let store = Store::open(&path, 3).unwrap();
+        let w = store.watch_start(Some(4), None);
+        assert_eq!(w.history_floor, 5);
+        assert!(w.replay.is_empty());
     }
 
     #[test]

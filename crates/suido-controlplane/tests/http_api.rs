@@ -766,6 +766,20 @@ fn restart_keeps_objects_and_versions() {
     let s2 = TestServer::start_in(dir, addr, |_| {});
     let again = s2.client().get(&format!("{WIDGETS}/keep")).json();
     assert_eq!(again, w);
+    // The watch history was stored too: resuming from before the restart
+    // replays the events instead of answering 410.
+    let rv: u64 = w["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut watch = s2.client().watch(
+        &format!("{WIDGETS}?watch=true&resourceVersion={}", rv - 1),
+        None,
+    );
+    let e = watch.next().unwrap();
+    assert_eq!(e["type"], "ADDED");
+    assert_eq!(e["object"]["metadata"]["name"], "keep");
 }
 
 #[test]

@@ -1439,12 +1439,14 @@ fn prepare_update(
         }
         r
     } else {
-        if !keep_managed && let Some(m) = meta_mut(&mut new) {
-            // Clients echo managedFields back; ownership is the server's.
-            m.remove("managedFields");
-            if let Some(mf) = meta(old).get("managedFields").cloned() {
-                m.insert("managedFields".into(), mf);
-            }
+        if !keep_managed
+            && let Some(m) = meta_mut(&mut new)
+            && !m.contains_key("managedFields")
+            && let Some(mf) = meta(old).get("managedFields").cloned()
+        {
+            // Omitted managedFields keep the stored ones; sent ones (kubectl
+            // migrating client-side-apply ownership) are taken as sent.
+            m.insert("managedFields".into(), mf);
         }
         let om = meta(old).clone();
         if let Some(m) = meta_mut(&mut new) {
@@ -1514,7 +1516,10 @@ fn prepare_update(
             m.insert("generation".into(), json!(g + 1));
         }
     }
-    if comparable(&result) == comparable(old) {
+    let managed_fields_sent = !keep_managed
+        && !status_sub
+        && meta(&result).get("managedFields") != meta(old).get("managedFields");
+    if comparable(&result) == comparable(old) && !managed_fields_sent {
         return Ok(None);
     }
     if !keep_managed {

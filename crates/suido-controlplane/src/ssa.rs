@@ -347,7 +347,9 @@ pub fn record_update(
     now: &str,
 ) {
     let (manager, subresource) = who;
-    let mut entries = old.map(read).unwrap_or_default();
+    // The entries the write carries (the stored ones unless the client
+    // changed them).
+    let mut entries = read(new);
     let new_leaves = leaves(new, schema);
     let changed: BTreeSet<FieldPath> = new_leaves
         .iter()

@@ -615,6 +615,15 @@ fn server_side_apply_creates_merges_and_conflicts() {
         &json!({"apiVersion": "test.suido.dev/v1alpha1", "kind": "Widget", "metadata": {"name": "ssa"}, "status": {"observedGeneration": 3}}));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"]["observedGeneration"], 3);
+    // managedFields sent by a client are taken as sent (kubectl migrating
+    // client-side-apply ownership does this with a JSON patch).
+    let r = c.patch(&path, "application/json-patch+json", &json!([
+        {"op": "replace", "path": "/metadata/managedFields", "value": [{"manager": "migrated", "operation": "Apply",
+            "apiVersion": "test.suido.dev/v1alpha1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:host": {}}}}]}]));
+    assert_eq!(r.status, 200);
+    let mf = r.json()["metadata"]["managedFields"].clone();
+    assert_eq!(mf.as_array().unwrap().len(), 1, "{mf}");
+    assert_eq!(mf[0]["manager"], "migrated");
     // Strategic merge patch is refused for custom resources.
     assert_eq!(
         c.patch(&path, "application/strategic-merge-patch+json", &json!({}))

@@ -345,6 +345,15 @@ fn kubectl_project_crds_and_examples() {
     let again = k.ok(&["apply", "-f", "examples/"]);
     assert!(!again.contains("created"), "{again}");
     k.ok(&["apply", "--server-side", "-f", "examples/"]);
+    // kubectl moved the client-side-apply ownership to its apply manager.
+    let mf = k.ok(&[
+        "get",
+        "tenants",
+        "-o",
+        "jsonpath={range .items[*].metadata.managedFields[*]}{.manager}/{.operation} {end}",
+    ]);
+    eprintln!("managers after --server-side: {mf}");
+    assert!(mf.contains("kubectl/Apply"), "{mf}");
     let all = k.ok(&["get", "suido", "-A"]);
     assert!(all.lines().count() > 5, "{all}");
     let ar = k.ok(&["api-resources", "--api-group=infra.suido.dev"]);

@@ -1647,6 +1647,11 @@ pub fn create(
     opts: &WriteOpts,
 ) -> Result<(Value, Vec<String>), ApiError> {
     check_type(rd, &mut body)?;
+    if meta_str(&body, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     let now = util::now_rfc3339();
     let mut warnings = Vec::new();
     let stored = from_view(rd, body);

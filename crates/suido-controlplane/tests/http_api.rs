@@ -97,6 +97,9 @@ fn crud_generation_noop_status_split_and_conflicts() {
         .unwrap()
         .to_string();
     assert_eq!(c.post(WIDGETS, &w).status, 409);
+    let mut with_rv = widget("rv", "h");
+    with_rv["metadata"]["resourceVersion"] = json!("5");
+    assert_eq!(c.post(WIDGETS, &with_rv).status, 400);
 
     // A no-op merge patch changes nothing.
     let same = c.patch(

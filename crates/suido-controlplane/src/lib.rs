@@ -69,6 +69,11 @@ pub enum StartError {
     /// Setting up the initial objects failed.
     #[error("bootstrap: {0}")]
     Bootstrap(String),
+    /// The server has no authentication, so it only listens on loopback.
+    #[error(
+        "refusing to listen on {0}: the control plane has no authentication; use a loopback address such as 127.0.0.1"
+    )]
+    NotLoopback(SocketAddr),
 }
 
 /// The control plane entry point.
@@ -85,8 +90,12 @@ pub struct Handle {
 
 impl ControlPlane {
     /// Opens the store, binds the listener, writes the kubeconfig and starts
-    /// serving on the current tokio runtime.
+    /// serving on the current tokio runtime. Only loopback addresses are
+    /// accepted: there is no authentication.
     pub async fn start(config: Config) -> Result<Handle, StartError> {
+        if !config.listen.ip().is_loopback() {
+            return Err(StartError::NotLoopback(config.listen));
+        }
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::Io(config.data_dir.display().to_string(), e))?;
         let db_path = config.data_dir.join("state.redb");

@@ -934,3 +934,19 @@ fn secrets_fold_string_data_into_base64_data() {
         400
     );
 }
+
+#[test]
+fn only_loopback_addresses_are_served() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = rt.block_on(suido_controlplane::ControlPlane::start(
+        suido_controlplane::Config::new(dir.path(), "0.0.0.0:0".parse().unwrap()),
+    ));
+    assert!(matches!(
+        r,
+        Err(suido_controlplane::StartError::NotLoopback(_))
+    ));
+}

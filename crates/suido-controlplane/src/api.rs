@@ -1631,6 +1631,103 @@ fn removal_writes(
     true
 }
 
+fn owner_uids(obj: &Value) -> Vec<&str> {
+    meta(obj)
+        .get("ownerReferences")
+        .and_then(|o| o.as_array())
+        .map(|a| a.iter().filter_map(|r| r.get("uid")?.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// Garbage collection of dependents, after `writes` deleted some objects:
+/// an object whose owners (`metadata.ownerReferences`) are all gone is
+/// deleted too (background propagation, transitively; dependents with
+/// finalizers get a deletionTimestamp). With `orphan`, dependents instead
+/// lose the references to the deleted owners.
+fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan: bool) {
+    let mut deleted: BTreeSet<String> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Delete { object, .. } => meta_str(object, "uid").map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    if deleted.is_empty() || !objects.values().any(|o| !owner_uids(o).is_empty()) {
+        return;
+    }
+    let live: BTreeSet<&str> = objects
+        .values()
+        .filter_map(|o| meta_str(o, "uid"))
+        .collect();
+    let touched = |writes: &Vec<Write>, k: &ObjKey| {
+        writes.iter().any(|w| match w {
+            Write::Delete { key, .. } => key == k,
+            Write::Put { key, .. } => key == k,
+        })
+    };
+    loop {
+        let mut progress = false;
+        for (k, o) in objects.iter() {
+            let owners = owner_uids(o);
+            if owners.is_empty()
+                || !owners.iter().any(|u| deleted.contains(*u))
+                || touched(writes, k)
+            {
+                continue;
+            }
+            if orphan {
+                let mut x = (**o).clone();
+                if let Some(refs) = meta_mut(&mut x)
+                    .and_then(|m| m.get_mut("ownerReferences"))
+                    .and_then(|r| r.as_array_mut())
+                {
+                    refs.retain(|r| {
+                        !r.get("uid")
+                            .and_then(|u| u.as_str())
+                            .is_some_and(|u| deleted.contains(u))
+                    });
+                }
+                writes.push(Write::Put {
+                    key: k.clone(),
+                    object: x,
+                    added: false,
+                });
+                continue;
+            }
+            let all_gone = owners
+                .iter()
+                .all(|u| deleted.contains(*u) || !live.contains(u));
+            if !all_gone {
+                continue;
+            }
+            if finalizers(o).is_empty() {
+                writes.push(Write::Delete {
+                    key: k.clone(),
+                    object: (**o).clone(),
+                });
+                if let Some(uid) = meta_str(o, "uid") {
+                    deleted.insert(uid.to_string());
+                }
+                progress = true;
+            } else if !meta(o).contains_key("deletionTimestamp") {
+                let mut x = (**o).clone();
+                if let Some(m) = meta_mut(&mut x) {
+                    m.insert("deletionTimestamp".into(), json!(now));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
+                writes.push(Write::Put {
+                    key: k.clone(),
+                    object: x,
+                    added: false,
+                });
+            }
+        }
+        if orphan || !progress {
+            break;
+        }
+    }
+}
+
 fn commit_result(state: &State, rd: &ResourceDef, written: &[Arc<Value>]) {
     let _ = written;
     if rd.group == CRD_GROUP && rd.plural == CRD_RESOURCE {
@@ -1750,6 +1847,7 @@ fn mutate(
                 let mut writes = Vec::new();
                 if meta(&next).contains_key("deletionTimestamp") && finalizers(&next).is_empty() {
                     removal_writes(objects, &key, &next, &now, &mut writes);
+                    collect_garbage(objects, &mut writes, &now, false);
                     // Report the object as last seen, like the real server.
                     return Ok((writes, (200, None)));
                 }
@@ -1768,7 +1866,8 @@ fn mutate(
         None => written
             .iter()
             .find(|o| {
-                meta_str(o, "name") == Some(name)
+                o.get("kind").and_then(|k| k.as_str()) == Some(rd.kind.as_str())
+                    && meta_str(o, "name") == Some(name)
                     && (meta_str(o, "namespace").unwrap_or("") == key.namespace)
             })
             .cloned()
@@ -2000,6 +2099,9 @@ fn delete(
             .get("dryRun")
             .and_then(|d| d.as_array())
             .is_some_and(|a| a.iter().any(|x| x == "All"));
+    let orphan = req.q("propagationPolicy") == Some("Orphan")
+        || opts.get("propagationPolicy").and_then(|p| p.as_str()) == Some("Orphan")
+        || opts.get("orphanDependents").and_then(|p| p.as_bool()) == Some(true);
     let key = key_of(rd, ns, name);
     let now = util::now_rfc3339();
     let (kept, written) = state.store.transact(|objects| {
@@ -2027,6 +2129,7 @@ fn delete(
         }
         let mut writes = Vec::new();
         let kept = delete_writes(objects, &key, &obj, &now, &mut writes);
+        collect_garbage(objects, &mut writes, &now, orphan);
         if dry_run {
             return Ok((vec![], (kept, meta_str(&obj, "uid").map(str::to_string))));
         }
@@ -2039,7 +2142,8 @@ fn delete(
             let latest = written
                 .iter()
                 .find(|o| {
-                    meta_str(o, "name") == Some(name)
+                    o.get("kind").and_then(|k| k.as_str()) == Some(rd.kind.as_str())
+                        && meta_str(o, "name") == Some(name)
                         && meta_str(o, "namespace").unwrap_or("") == key.namespace
                 })
                 .map(|o| (**o).clone())
@@ -2097,6 +2201,7 @@ fn delete_collection(
                 }
             }
         }
+        collect_garbage(objects, &mut writes, &now, false);
         if dry_run {
             return Ok::<_, ApiError>((vec![], ()));
         }

@@ -950,3 +950,41 @@ fn only_loopback_addresses_are_served() {
         Err(suido_controlplane::StartError::NotLoopback(_))
     ));
 }
+
+#[test]
+fn owner_references_are_garbage_collected() {
+    let s = TestServer::start();
+    let c = s.client();
+    install_widgets(&c);
+    let owner = c.post(WIDGETS, &widget("owner", "h")).json();
+    let uid = owner["metadata"]["uid"].as_str().unwrap();
+    let child = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name,
+        "ownerReferences": [{"apiVersion": "test.suido.dev/v1alpha1", "kind": "Widget", "name": "owner", "uid": uid, "controller": true}]}})
+    };
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let c1 = c.post(cms, &child("child")).json();
+    // A grandchild owned by the child goes too.
+    c.post(cms, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "grandchild",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "child", "uid": c1["metadata"]["uid"]}]}}));
+    c.post(cms, &json!({"metadata": {"name": "unrelated"}}));
+    assert_eq!(c.delete(&format!("{WIDGETS}/owner")).status, 200);
+    assert_eq!(c.get(&format!("{cms}/child")).status, 404);
+    assert_eq!(c.get(&format!("{cms}/grandchild")).status, 404);
+    assert_eq!(c.get(&format!("{cms}/unrelated")).status, 200);
+
+    // Orphan: the dependent stays and loses its owner reference.
+    let owner = c.post(WIDGETS, &widget("owner2", "h")).json();
+    let mut kept = child("kept");
+    kept["metadata"]["ownerReferences"][0]["uid"] = owner["metadata"]["uid"].clone();
+    c.post(cms, &kept);
+    let r = c.raw(
+        "DELETE",
+        &format!("{WIDGETS}/owner2"),
+        &[("Content-Type", "application/json")],
+        br#"{"propagationPolicy":"Orphan"}"#,
+    );
+    assert_eq!(r.status, 200);
+    let k = c.get(&format!("{cms}/kept")).json();
+    assert_eq!(k["metadata"]["ownerReferences"], json!([]));
+}

@@ -14,6 +14,7 @@ use suido_provider::{BlockStorageProvider, ComputeProvider, ProviderResult};
 
 use crate::backoff::Backoff;
 use crate::metrics::Metrics;
+use crate::status::Memo;
 
 /// Timing knobs of the controllers.
 #[derive(Clone, Debug)]
@@ -50,6 +51,8 @@ pub struct Context {
     pub storage: Arc<dyn BlockStorageProvider>,
     /// Per-object backoff for transient errors.
     pub backoff: Backoff,
+    /// The last status written per object, against a lagging cache.
+    pub memo: Memo,
     /// Tenants, to find who owns a namespace.
     pub tenants: Store<Tenant>,
     /// Maintenance windows, for changes that wait for one.
@@ -93,6 +96,7 @@ impl Context {
             compute,
             storage,
             backoff: Backoff::default(),
+            memo: Memo::default(),
             tenants,
             windows,
             servers,

@@ -29,7 +29,6 @@ use tracing::{Instrument, info_span};
 use crate::conditions::{self, Desired};
 use crate::context::Context;
 use crate::identity;
-use crate::status;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -468,9 +467,8 @@ async fn converge(
         }
         None => {
             let marker = desired_status(bv, None, None, &target, Timestamp::now());
-            status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &marker).await?;
-            // What was just written is the base of the final status (see VirtualServer).
-            bv.status = Some(marker);
+            // Written into `bv` too: the final status builds on it (see VirtualServer).
+            ctx.memo.write(api, bv, &marker).await?;
             let uid = bv.uid().unwrap_or_default();
             let token = identity::client_token(KIND, &uid)?;
             let namespace = bv.namespace().unwrap_or_default();
@@ -553,6 +551,8 @@ async fn apply(
     ctx: &Context,
     api: &Api<BlockVolume>,
 ) -> Result<Action, Error> {
+    let mut bv = bv.as_ref().clone();
+    ctx.memo.refresh(&mut bv);
     if bv.spec.management.paused {
         let mut status = bv.status.clone().unwrap_or_default();
         conditions::set(
@@ -566,13 +566,10 @@ async fn apply(
             bv.metadata.generation,
             Timestamp::now(),
         );
-        status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &status).await?;
+        ctx.memo.write(api, &mut bv, &status).await?;
         return Ok(Action::await_change());
     }
-    let mut current = bv.as_ref().clone();
-    let result = converge(&mut current, ctx, api).await;
-    let bv = current;
-    match result {
+    match converge(&mut bv, ctx, api).await {
         Ok((volume, step, target, action)) => {
             let status = desired_status(
                 &bv,
@@ -581,27 +578,25 @@ async fn apply(
                 &target,
                 Timestamp::now(),
             );
-            status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &status).await?;
+            ctx.memo.write(api, &mut bv, &status).await?;
             Ok(action)
         }
-        Err(e) => record_failure(&bv, ctx, api, e).await,
+        Err(e) => record_failure(&mut bv, ctx, api, e).await,
     }
 }
 
 async fn record_failure(
-    bv: &BlockVolume,
+    bv: &mut BlockVolume,
     ctx: &Context,
     api: &Api<BlockVolume>,
     e: Error,
 ) -> Result<Action, Error> {
     let status = failed_status(bv, &e, Timestamp::now());
-    if let Err(write) =
-        status::patch_if_changed(api, &bv.name_any(), bv.status.as_ref(), &status).await
-    {
+    if let Err(write) = ctx.memo.write(api, bv, &status).await {
         tracing::warn!(error = %write, "could not record the error in status");
     }
     if e.is_terminal() {
-        ctx.event(bv, true, e.reason(), "Reconcile", e.to_string())
+        ctx.event(&*bv, true, e.reason(), "Reconcile", e.to_string())
             .await;
     }
     Err(e)
@@ -643,8 +638,10 @@ async fn cleanup(
         .await;
         return Ok(Action::await_change());
     }
+    let mut current = bv.as_ref().clone();
+    ctx.memo.refresh(&mut current);
     if bv.spec.deletion_protection {
-        return record_failure(&bv, ctx, api, Error::DeletionProtected).await;
+        return record_failure(&mut current, ctx, api, Error::DeletionProtected).await;
     }
     let volume = match find_volume(&bv, ctx).await {
         Ok(v) => v,
@@ -655,7 +652,7 @@ async fn cleanup(
         return Ok(Action::await_change());
     };
     if let Some(server) = live_attachment(ctx, &bv, &volume) {
-        return record_failure(&bv, ctx, api, Error::StillAttached(server)).await;
+        return record_failure(&mut current, ctx, api, Error::StillAttached(server)).await;
     }
     if volume.attached_to.is_some() {
         // The server is gone or going: detach first, as the platform deletes only detached volumes.
@@ -709,6 +706,7 @@ pub async fn reconcile(bv: Arc<BlockVolume>, ctx: Arc<Context>) -> Result<Action
         info_span!("reconcile", controller = NAME, namespace = %namespace, name = %bv.name_any());
     let api: Api<BlockVolume> = Api::namespaced(ctx.client.clone(), &namespace);
     let uid = bv.uid().unwrap_or_default();
+    let deleting = bv.metadata.deletion_timestamp.is_some();
     let result = finalizer(&api, FINALIZER, bv, |event| async {
         match event {
             finalizer::Event::Apply(bv) => apply(bv, &ctx, &api).await,
@@ -720,6 +718,9 @@ pub async fn reconcile(bv: Arc<BlockVolume>, ctx: Arc<Context>) -> Result<Action
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_ok() {
         ctx.backoff.reset(&uid);
+        if deleting {
+            ctx.memo.forget(&uid);
+        }
     }
     result
 }

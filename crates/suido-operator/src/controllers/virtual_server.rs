@@ -32,7 +32,6 @@ use tracing::{Instrument, field, info_span};
 use crate::conditions::{self, Desired};
 use crate::context::Context;
 use crate::identity;
-use crate::status;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -773,10 +772,8 @@ async fn converge(
             // The marker: status says Provisioning before the create call, so a crash between
             // the call and the next status write is visible, and the next reconcile adopts by tag.
             let marker = desired_status(vs, &obs, Timestamp::now());
-            status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &marker).await?;
-            // What was just written is the base of the final status, so the same conditions
-            // keep their times and nothing is written twice.
-            vs.status = Some(marker);
+            // Written into `vs` too: the final status builds on it, so nothing is written twice.
+            ctx.memo.write(api, vs, &marker).await?;
             let uid = vs.uid().unwrap_or_default();
             let token = identity::client_token(KIND, &uid)?;
             let tenant_name = tenant.name_any();
@@ -872,6 +869,8 @@ async fn apply(
     ctx: &Context,
     api: &Api<VirtualServer>,
 ) -> Result<Action, Error> {
+    let mut vs = vs.as_ref().clone();
+    ctx.memo.refresh(&mut vs);
     if vs.spec.management.paused {
         let mut status = vs.status.clone().unwrap_or_default();
         conditions::set(
@@ -885,23 +884,18 @@ async fn apply(
             vs.metadata.generation,
             Timestamp::now(),
         );
-        status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &status).await?;
+        ctx.memo.write(api, &mut vs, &status).await?;
         return Ok(Action::await_change());
     }
-    let mut current = vs.as_ref().clone();
-    let result = converge(&mut current, ctx, api).await;
-    let vs = current;
-    match result {
+    match converge(&mut vs, ctx, api).await {
         Ok((obs, action)) => {
             let status = desired_status(&vs, &obs, Timestamp::now());
-            status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &status).await?;
+            ctx.memo.write(api, &mut vs, &status).await?;
             Ok(action)
         }
         Err(e) => {
             let status = failed_status(&vs, &e, Timestamp::now());
-            if let Err(write) =
-                status::patch_if_changed(api, &vs.name_any(), vs.status.as_ref(), &status).await
-            {
+            if let Err(write) = ctx.memo.write(api, &mut vs, &status).await {
                 tracing::warn!(error = %write, "could not record the error in status");
             }
             if e.is_terminal() {
@@ -984,6 +978,7 @@ pub async fn reconcile(vs: Arc<VirtualServer>, ctx: Arc<Context>) -> Result<Acti
     }
     let api: Api<VirtualServer> = Api::namespaced(ctx.client.clone(), &namespace);
     let uid = vs.uid().unwrap_or_default();
+    let deleting = vs.metadata.deletion_timestamp.is_some();
     let result = finalizer(&api, FINALIZER, vs, |event| async {
         match event {
             finalizer::Event::Apply(vs) => apply(vs, &ctx, &api).await,
@@ -995,6 +990,9 @@ pub async fn reconcile(vs: Arc<VirtualServer>, ctx: Arc<Context>) -> Result<Acti
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_ok() {
         ctx.backoff.reset(&uid);
+        if deleting {
+            ctx.memo.forget(&uid);
+        }
     }
     result
 }

@@ -67,6 +67,15 @@ impl SchemaCheck {
             .map_err(|e| e.to_string())
     }
 
+    /// The fields pruning would remove, without changing `obj`.
+    pub fn unknown_fields(&self, obj: &Value) -> Vec<String> {
+        let mut pruned = obj.clone();
+        self.validator.prune(&mut pruned);
+        let mut unknown = Vec::new();
+        removed_paths(obj, &pruned, "", &mut unknown);
+        unknown
+    }
+
     /// Applies the schema defaults only.
     pub fn defaults(&self, obj: &mut Value) {
         self.validator.apply_defaults(obj);

@@ -997,8 +997,29 @@ fn namespace_check(objects: &Objects, rd: &ResourceDef, key: &ObjKey) -> Result<
     }
 }
 
-/// Runs schema admission for custom resources and applies the
-/// fieldValidation policy to pruned unknown fields.
+const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Applies the fieldValidation policy to unknown fields (unknown
+/// `metadata` fields on every kind, fields outside the schema on custom
+/// resources; both are dropped), then runs schema admission for custom
+/// resources. Unknown fields are reported before validation errors, as the
+/// apiserver decodes before it validates.
 fn admit(
     rd: &ResourceDef,
     obj: &mut Value,
@@ -1006,43 +1027,49 @@ fn admit(
     opts: &WriteOpts,
     warnings: &mut Vec<String>,
 ) -> Result<(), ApiError> {
+    let mut unknown: Vec<String> = Vec::new();
+    if let Some(m) = meta_mut(obj) {
+        let extra: Vec<String> = m
+            .keys()
+            .filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in extra {
+            m.remove(&k);
+            unknown.push(format!("metadata.{k}"));
+        }
+    }
+    if let Some(check) = &rd.admission {
+        unknown.extend(check.unknown_fields(obj));
+    }
+    if !unknown.is_empty() {
+        match opts.validation {
+            Validation::Strict => {
+                let list = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {list}",
+                    kind = rd.kind,
+                    v = rd.version
+                )));
+            }
+            Validation::Warn => {
+                warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+            }
+            Validation::Ignore => {}
+        }
+    }
     let Some(check) = &rd.admission else {
         return Ok(());
     };
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
-    match check.admit(&rd.kind, &rd.group, &name, obj, old) {
-        Ok(unknown) => {
-            if unknown.is_empty() {
-                return Ok(());
-            }
-            match opts.validation {
-                Validation::Strict => {
-                    let list = unknown
-                        .iter()
-                        .map(|f| format!("unknown field \"{f}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    Err(ApiError::bad_request(format!(
-                        "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {list}",
-                        kind = rd.kind,
-                        v = rd.version
-                    )))
-                }
-                Validation::Warn => {
-                    warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
-                    Ok(())
-                }
-                Validation::Ignore => Ok(()),
-            }
-        }
-        Err(rej) => Err(ApiError::invalid(
-            &rd.group,
-            &rd.kind,
-            &name,
-            rej.message,
-            &rej.causes,
-        )),
-    }
+    check
+        .admit(&rd.kind, &rd.group, &name, obj, old)
+        .map(|_| ())
+        .map_err(|rej| ApiError::invalid(&rd.group, &rd.kind, &name, rej.message, &rej.causes))
 }
 
 fn validate_crd(obj: &Value) -> Result<(), ApiError> {

@@ -177,6 +177,17 @@ fn crud_generation_noop_status_split_and_conflicts() {
             .unwrap()
             .contains("unknown field \"spec.colour\"")
     );
+    // Unknown fields are reported before validation errors, as upstream.
+    let mut both = extra.clone();
+    both["spec"]["port"] = json!(0);
+    both["metadata"]["colour"] = json!("blue");
+    let r = c.post(&format!("{WIDGETS}?fieldValidation=Strict"), &both);
+    assert_eq!(r.status, 400);
+    let msg = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("unknown field \"metadata.colour\"") && msg.contains("spec.colour"),
+        "{msg}"
+    );
     let r = c.post(WIDGETS, &extra);
     assert_eq!(r.status, 201);
     assert!(r.header("warning").unwrap().contains("spec.colour"));

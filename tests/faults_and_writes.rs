@@ -215,6 +215,19 @@ async fn create_costs_at_most_three_writes_and_a_resync_none() {
         reconciles >= (n * 4) as f64,
         "resyncs did run: {reconciles} reconciles"
     );
+    let gauge =
+        format!("suido_managed_resources{{kind=\"VirtualServer\",phase=\"Available\"}} {n}");
+    eventually(
+        "the managed-resources gauge",
+        Duration::from_secs(15),
+        || async {
+            reqwest_metrics(stack.probe_addr.unwrap())
+                .await
+                .contains(&gauge)
+                .then_some(())
+        },
+    )
+    .await;
     watch.abort();
     stack.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Starting the operator: caches of the objects the controllers read, the probe endpoints, and
 //! every controller, until shutdown.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,14 +11,14 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Tenant, VirtualServer};
+use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Phase, Tenant, VirtualServer};
 use suido_provider::{BlockStorageProvider, ComputeProvider};
 use tokio::sync::watch;
 
 use crate::context::{Context, Timing};
 use crate::controllers::{block_volume, virtual_server};
 use crate::http::{self, Probes};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PhaseLabels};
 
 /// What the operator needs to run.
 pub struct OperatorConfig {
@@ -109,6 +110,7 @@ pub async fn run(
         volumes,
         config.timing,
     ));
+    tokio::spawn(count_phases(ctx.clone(), shutdown.clone()));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(probes = %bound, "operator running");
     let mut stop = shutdown.clone();
@@ -120,4 +122,34 @@ pub async fn run(
     }
     probe_task.abort();
     Ok(())
+}
+
+/// Keeps `suido_managed_resources{kind,phase}` current from the caches, every few seconds.
+async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let mut counts: BTreeMap<(&str, String), i64> = BTreeMap::new();
+        let phase = |p: Option<Phase>| p.map_or_else(|| "Unknown".to_owned(), |p| format!("{p:?}"));
+        for vs in ctx.servers.state() {
+            let p = phase(vs.status.as_ref().and_then(|s| s.managed.phase));
+            *counts.entry(("VirtualServer", p)).or_default() += 1;
+        }
+        for bv in ctx.volumes.state() {
+            let p = phase(bv.status.as_ref().and_then(|s| s.managed.phase));
+            *counts.entry(("BlockVolume", p)).or_default() += 1;
+        }
+        ctx.metrics.managed_resources.clear();
+        for ((kind, phase), n) in counts {
+            ctx.metrics
+                .managed_resources
+                .get_or_create(&PhaseLabels {
+                    kind: kind.to_owned(),
+                    phase,
+                })
+                .set(n);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
 }

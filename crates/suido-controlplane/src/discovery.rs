@@ -25,7 +25,7 @@ pub fn version() -> Value {
     json!({
         "major": "1",
         "minor": "32",
-        "gitVersion": "v1.32.0-suido",
+        "gitVersion": "v1.32.0",
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

@@ -2,10 +2,11 @@
 //! server-side apply.
 //!
 //! Items of `x-kubernetes-list-type: map` lists are merged and owned per
-//! key, as upstream. Differences from the real server (also in
-//! docs/control-plane.md): other lists (`set`, unkeyed) are atomic;
-//! `fieldsV1` lists leaf fields only (no `.` entries); ownership of a field
-//! with an equal value is shared without conflict, as upstream.
+//! key, and `set` lists of scalars per value, as upstream (`metadata`
+//! always has its list types). Differences from the real server (also in
+//! docs/control-plane.md): other lists are atomic; `fieldsV1` lists leaf
+//! fields only (no `.` entries); ownership of a field with an equal value is
+//! shared without conflict, as upstream.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +43,30 @@ fn child_schema<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
     s.get("properties")
         .and_then(|p| p.get(key))
         .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
+}
+
+/// The list types of `metadata`, which CRD schemas leave out: finalizers are
+/// a set, ownerReferences a map keyed by uid.
+fn metadata_schema() -> &'static Value {
+    static META: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    META.get_or_init(|| {
+        json!({"type": "object", "properties": {
+            "finalizers": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["uid"], "items": {"type": "object"}},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        }})
+    })
+}
+
+/// The schema of a root field; `metadata` always gets its list types.
+fn root_child<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    if key == "metadata" {
+        Some(metadata_schema())
+    } else {
+        child_schema(schema, key)
+    }
 }
 
 fn items_schema(schema: Option<&Value>) -> Option<&Value> {
@@ -81,6 +106,31 @@ fn item_matches(item: &Value, elem: &str) -> bool {
     want.iter().all(|(k, v)| item.get(k) == Some(v))
 }
 
+/// Whether a list is a `listType=set` of scalars.
+fn scalar_set(list: &[Value], schema: Option<&Value>) -> bool {
+    schema
+        .and_then(|s| s.get("x-kubernetes-list-type"))
+        .and_then(|t| t.as_str())
+        == Some("set")
+        && list.iter().all(|i| !i.is_object() && !i.is_array())
+}
+
+/// The path element of a set item: `v:"value"`.
+fn set_elem(item: &Value) -> String {
+    format!("v:{item}")
+}
+
+fn set_matches(item: &Value, elem: &str) -> bool {
+    elem.strip_prefix("v:")
+        .and_then(|j| serde_json::from_str::<Value>(j).ok())
+        .is_some_and(|v| v == *item)
+}
+
+/// Whether a list item is the one a path element names.
+fn elem_matches(item: &Value, elem: &str) -> bool {
+    item_matches(item, elem) || set_matches(item, elem)
+}
+
 /// Whether a list is merged per item: a list-map whose items all have keys.
 fn keyed_list(list: &[Value], schema: Option<&Value>) -> Option<Vec<String>> {
     let keys = map_keys(schema)?;
@@ -106,7 +156,19 @@ pub fn leaves(v: &Value, schema: Option<&Value>) -> BTreeSet<FieldPath> {
             Value::Object(o) if !o.is_empty() => {
                 for (k, x) in o {
                     path.push(k.clone());
-                    walk(x, child_schema(schema, k), path, out);
+                    let child = if path.len() == 1 {
+                        root_child(schema, k)
+                    } else {
+                        child_schema(schema, k)
+                    };
+                    walk(x, child, path, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) if !a.is_empty() && scalar_set(a, schema) => {
+                for item in a {
+                    path.push(set_elem(item));
+                    out.insert(path.clone());
                     path.pop();
                 }
             }
@@ -141,7 +203,7 @@ pub fn get<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = v;
     for p in path {
         cur = match cur {
-            Value::Array(a) => a.iter().find(|i| item_matches(i, p))?,
+            Value::Array(a) => a.iter().find(|i| elem_matches(i, p))?,
             _ => cur.get(p.as_str())?,
         };
     }
@@ -155,7 +217,7 @@ fn remove_path(v: &mut Value, path: &[String]) {
     let mut cur = v;
     for p in parent {
         let next = match cur {
-            Value::Array(a) => a.iter_mut().find(|i| item_matches(i, p)),
+            Value::Array(a) => a.iter_mut().find(|i| elem_matches(i, p)),
             Value::Object(o) => o.get_mut(p.as_str()),
             _ => None,
         };
@@ -168,23 +230,28 @@ fn remove_path(v: &mut Value, path: &[String]) {
         Value::Object(o) => {
             o.remove(last);
         }
-        Value::Array(a) => a.retain(|i| !item_matches(i, last)),
+        Value::Array(a) => a.retain(|i| !elem_matches(i, last)),
         _ => {}
     }
 }
 
 /// Drops list-map items left empty after their fields were removed.
-fn drop_empty_items(v: &mut Value, schema: Option<&Value>) {
+fn drop_empty_items(v: &mut Value, schema: Option<&Value>, root: bool) {
     match v {
         Value::Object(o) => {
             for (k, x) in o.iter_mut() {
-                drop_empty_items(x, child_schema(schema, k));
+                let child = if root {
+                    root_child(schema, k)
+                } else {
+                    child_schema(schema, k)
+                };
+                drop_empty_items(x, child, false);
             }
         }
         Value::Array(a) if map_keys(schema).is_some() => {
             a.retain(|i| !i.as_object().is_some_and(|o| o.is_empty()));
             for i in a.iter_mut() {
-                drop_empty_items(i, items_schema(schema));
+                drop_empty_items(i, items_schema(schema), false);
             }
         }
         _ => {}
@@ -197,7 +264,7 @@ pub fn encode(paths: &BTreeSet<FieldPath>) -> Value {
     for p in paths {
         let mut cur = &mut root;
         for seg in p {
-            let key = if seg.starts_with("k:{") {
+            let key = if seg.starts_with("k:{") || seg.starts_with("v:") {
                 seg.clone()
             } else {
                 format!("f:{seg}")
@@ -223,7 +290,7 @@ pub fn decode(fields: &Value) -> BTreeSet<FieldPath> {
                     .filter_map(|(k, x)| {
                         if let Some(f) = k.strip_prefix("f:") {
                             Some((f.to_string(), x))
-                        } else if k.starts_with("k:{") {
+                        } else if k.starts_with("k:{") || k.starts_with("v:") {
                             Some((k.clone(), x))
                         } else {
                             None
@@ -261,10 +328,13 @@ pub fn display_path(path: &[String]) -> String {
                 let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 s.push_str(&format!("[{}]", parts.join(",")));
             }
-            None => {
-                s.push('.');
-                s.push_str(p);
-            }
+            None => match p.strip_prefix("v:") {
+                Some(v) => s.push_str(&format!("[={v}]")),
+                None => {
+                    s.push('.');
+                    s.push_str(p);
+                }
+            },
         }
     }
     s
@@ -395,22 +465,35 @@ pub struct Conflict {
     pub api_version: String,
 }
 
-fn deep_merge(target: &mut Value, applied: &Value, schema: Option<&Value>) {
+fn deep_merge(target: &mut Value, applied: &Value, schema: Option<&Value>, root: bool) {
     match (target, applied) {
         (Value::Object(t), Value::Object(a)) if !a.is_empty() => {
             for (k, v) in a {
-                let child = child_schema(schema, k);
+                let child = if root {
+                    root_child(schema, k)
+                } else {
+                    child_schema(schema, k)
+                };
                 match t.get_mut(k) {
-                    Some(x) if x.is_object() && v.is_object() => deep_merge(x, v, child),
+                    Some(x) if x.is_object() && v.is_object() => deep_merge(x, v, child, false),
                     Some(x)
-                        if x.as_array().is_some_and(|l| keyed_list(l, child).is_some())
-                            && v.as_array().is_some_and(|l| keyed_list(l, child).is_some()) =>
+                        if (x.as_array().is_some_and(|l| keyed_list(l, child).is_some())
+                            && v.as_array().is_some_and(|l| keyed_list(l, child).is_some()))
+                            || (x.as_array().is_some_and(|l| scalar_set(l, child))
+                                && v.as_array().is_some_and(|l| scalar_set(l, child))) =>
                     {
-                        deep_merge(x, v, child)
+                        deep_merge(x, v, child, false)
                     }
                     _ => {
                         t.insert(k.clone(), v.clone());
                     }
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(a)) if scalar_set(a, schema) && scalar_set(t, schema) => {
+            for item in a {
+                if !t.contains(item) {
+                    t.push(item.clone());
                 }
             }
         }
@@ -419,7 +502,7 @@ fn deep_merge(target: &mut Value, applied: &Value, schema: Option<&Value>) {
             for item in a {
                 let key = item_key(item, &keys).unwrap_or_default();
                 match t.iter_mut().find(|x| item_matches(x, &key)) {
-                    Some(x) => deep_merge(x, item, items_schema(schema)),
+                    Some(x) => deep_merge(x, item, items_schema(schema), false),
                     None => t.push(item.clone()),
                 }
             }
@@ -470,7 +553,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
     let mut entries = read(live);
     let applied_paths = leaves(applied, schema);
     let mut candidate = live.clone();
-    deep_merge(&mut candidate, applied, schema);
+    deep_merge(&mut candidate, applied, schema, true);
     normalize(&mut candidate);
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| {
@@ -509,8 +592,8 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
             remove_path(&mut out, p);
         }
     }
-    drop_empty_items(&mut out, schema);
-    deep_merge(&mut out, applied, schema);
+    drop_empty_items(&mut out, schema, true);
+    deep_merge(&mut out, applied, schema, true);
     for e in &mut entries {
         if force && !(e.manager == manager && e.operation == "Apply") {
             e.fields.retain(|p| !conflicting.contains(p));
@@ -706,6 +789,48 @@ mod list_map_tests {
         assert_eq!(
             decode(&encode(&leaves(&o, Some(&schema())))),
             leaves(&o, Some(&schema()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod set_tests {
+    use super::*;
+
+    fn apply_as(live: &Value, applied: &Value, manager: &str) -> Result<Value, Vec<Conflict>> {
+        apply(
+            live,
+            &ApplyRequest {
+                applied,
+                manager,
+                subresource: "",
+                force: false,
+                api_version: "v1",
+                now: "t",
+                normalize: &|_| {},
+                schema: None,
+            },
+        )
+    }
+
+    #[test]
+    fn finalizers_are_a_set_per_manager() {
+        let live = json!({"metadata": {"name": "x"}});
+        let o = apply_as(&live, &json!({"metadata": {"finalizers": ["a/one"]}}), "m1").unwrap();
+        let o = apply_as(&o, &json!({"metadata": {"finalizers": ["b/two"]}}), "m2").unwrap();
+        assert_eq!(o["metadata"]["finalizers"], json!(["a/one", "b/two"]));
+        let fields = &o["metadata"]["managedFields"][0]["fieldsV1"];
+        assert!(
+            fields["f:metadata"]["f:finalizers"]
+                .get("v:\"a/one\"")
+                .is_some(),
+            "{fields}"
+        );
+        let o = apply_as(&o, &json!({"metadata": {}}), "m1").unwrap();
+        assert_eq!(o["metadata"]["finalizers"], json!(["b/two"]));
+        assert_eq!(
+            display_path(&["metadata".into(), "finalizers".into(), "v:\"b\"".into()]),
+            ".metadata.finalizers[=\"b\"]"
         );
     }
 }

@@ -294,6 +294,13 @@ fn main() {
             w50.as_secs_f64() * 1000.0,
         );
     }
+    let start = Instant::now();
+    let (st, _) = Conn::new(addr).call("DELETE", NS_PATH, "application/json", b"");
+    assert_eq!(st, 200);
+    println!(
+        "deletecollection of {objects} objects: {:.0} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     rt.block_on(handle.shutdown());
 }
 

@@ -1679,26 +1679,32 @@ fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan
             _ => None,
         })
         .collect();
-    if deleted.is_empty() || !objects.values().any(|o| !owner_uids(o).is_empty()) {
+    let has_owners = |o: &Value| {
+        meta(o)
+            .get("ownerReferences")
+            .and_then(|r| r.as_array())
+            .is_some_and(|a| !a.is_empty())
+    };
+    if deleted.is_empty() || !objects.values().any(|o| has_owners(o)) {
         return;
     }
     let live: BTreeSet<&str> = objects
         .values()
         .filter_map(|o| meta_str(o, "uid"))
         .collect();
-    let touched = |writes: &Vec<Write>, k: &ObjKey| {
-        writes.iter().any(|w| match w {
-            Write::Delete { key, .. } => key == k,
-            Write::Put { key, .. } => key == k,
+    let mut touched: BTreeSet<ObjKey> = writes
+        .iter()
+        .map(|w| match w {
+            Write::Delete { key, .. } | Write::Put { key, .. } => key.clone(),
         })
-    };
+        .collect();
     loop {
         let mut progress = false;
         for (k, o) in objects.iter() {
             let owners = owner_uids(o);
             if owners.is_empty()
                 || !owners.iter().any(|u| deleted.contains(*u))
-                || touched(writes, k)
+                || touched.contains(k)
             {
                 continue;
             }
@@ -1714,6 +1720,7 @@ fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan
                             .is_some_and(|u| deleted.contains(u))
                     });
                 }
+                touched.insert(k.clone());
                 writes.push(Write::Put {
                     key: k.clone(),
                     object: x,
@@ -1728,6 +1735,7 @@ fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan
                 continue;
             }
             if finalizers(o).is_empty() {
+                touched.insert(k.clone());
                 writes.push(Write::Delete {
                     key: k.clone(),
                     object: (**o).clone(),
@@ -1742,6 +1750,7 @@ fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan
                     m.insert("deletionTimestamp".into(), json!(now));
                     m.insert("deletionGracePeriodSeconds".into(), json!(0));
                 }
+                touched.insert(k.clone());
                 writes.push(Write::Put {
                     key: k.clone(),
                     object: x,
@@ -2215,17 +2224,20 @@ fn delete_collection(
             .map(|(k, o)| (k.clone(), o.clone()))
             .collect();
         let mut writes = Vec::new();
+        let mut deleted: BTreeSet<ObjKey> = BTreeSet::new();
         for (k, o) in &targets {
+            if deleted.contains(k) {
+                continue;
+            }
             let mut ws = Vec::new();
             delete_writes(objects, k, o, &now, &mut ws);
             for w in ws {
-                let dup = writes.iter().any(|x: &Write| match (x, &w) {
-                    (Write::Delete { key: a, .. }, Write::Delete { key: b, .. }) => a == b,
-                    _ => false,
-                });
-                if !dup {
-                    writes.push(w);
+                if let Write::Delete { key, .. } = &w
+                    && !deleted.insert(key.clone())
+                {
+                    continue;
                 }
+                writes.push(w);
             }
         }
         collect_garbage(objects, &mut writes, &now, false);

@@ -43,10 +43,28 @@ fn full(r: Response) -> http::Response<RespBody> {
         .header("content-type", r.content_type)
         .header("cache-control", "no-cache, private");
     for w in &r.warnings {
-        b = b.header("warning", format!("299 - \"{}\"", w.replace('"', "'")));
+        // Header values must be visible ASCII; anything else would make the
+        // whole response invalid.
+        let text: String = w
+            .chars()
+            .map(|c| match c {
+                '"' => '\'',
+                ' '..='~' => c,
+                _ => '?',
+            })
+            .collect();
+        b = b.header("warning", format!("299 - \"{text}\""));
     }
     b.body(Full::new(Bytes::from(r.body)).boxed())
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()).boxed()))
+        .unwrap_or_else(|_| fallback_500())
+}
+
+/// The response when a response could not be built (never expected).
+fn fallback_500() -> http::Response<RespBody> {
+    let body = ApiError::internal("the response could not be built").to_status();
+    let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())).boxed());
+    *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    resp
 }
 
 fn error(e: &ApiError) -> http::Response<RespBody> {
@@ -150,7 +168,7 @@ fn start_watch(
         .header("content-type", content_type)
         .header("cache-control", "no-cache, private")
         .body(ChannelBody(rx).boxed())
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()).boxed()))
+        .unwrap_or_else(|_| fallback_500())
 }
 
 async fn run_watch(

@@ -188,6 +188,14 @@ fn crud_generation_noop_status_split_and_conflicts() {
         msg.contains("unknown field \"metadata.colour\"") && msg.contains("spec.colour"),
         "{msg}"
     );
+    let mut odd = widget("odd", "h");
+    odd["spec"]["ça\nva"] = json!(1);
+    let r = c.post(WIDGETS, &odd);
+    assert_eq!(
+        r.status, 201,
+        "a warning with non-ASCII text still makes a valid response"
+    );
+    assert!(r.header("warning").unwrap().contains("spec.?a?va"));
     let r = c.post(WIDGETS, &extra);
     assert_eq!(r.status, 201);
     assert!(r.header("warning").unwrap().contains("spec.colour"));

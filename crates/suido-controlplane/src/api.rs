@@ -2076,7 +2076,11 @@ fn check_apply_body(rd: &ResourceDef, applied: &mut Value, name: &str) -> Result
 }
 
 fn delete_options(req: &Request) -> Result<Value, ApiError> {
-    if req.body.iter().all(|b| b.is_ascii_whitespace()) {
+    // Protobuf DeleteOptions (typed clients) are not decoded: the defaults
+    // (background propagation, no preconditions) apply.
+    if req.body.iter().all(|b| b.is_ascii_whitespace())
+        || req.content_type.as_deref() == Some(crate::proto::CONTENT_TYPE)
+    {
         return Ok(json!({}));
     }
     let yaml = matches!(req.content_type.as_deref(), Some("application/yaml"));

@@ -82,7 +82,8 @@ impl SchemaCheck {
     }
 
     /// Prunes, defaults and validates `obj` (with `old` for transition
-    /// rules and ratcheting). Returns the paths of the pruned unknown fields.
+    /// rules and ratcheting). Unknown fields are reported separately by
+    /// [`SchemaCheck::unknown_fields`].
     pub fn admit(
         &self,
         kind: &str,
@@ -90,18 +91,11 @@ impl SchemaCheck {
         name: &str,
         obj: &mut Value,
         old: Option<&Value>,
-    ) -> Result<Vec<String>, Rejection> {
-        let before = obj.clone();
-        self.validator.prune(obj);
-        let mut unknown = Vec::new();
-        removed_paths(&before, obj, "", &mut unknown);
-        match self.validator.admit(obj, old) {
-            Ok(()) => Ok(unknown),
-            Err(errors) => Err(Rejection {
-                message: suido_admission::invalid_message(kind, group, name, &errors),
-                causes: errors.iter().map(cause).collect(),
-            }),
-        }
+    ) -> Result<(), Rejection> {
+        self.validator.admit(obj, old).map_err(|errors| Rejection {
+            message: suido_admission::invalid_message(kind, group, name, &errors),
+            causes: errors.iter().map(cause).collect(),
+        })
     }
 }
 
@@ -118,8 +112,8 @@ mod tests {
         let check = SchemaCheck::new(&schema).unwrap();
         let mut obj = json!({"apiVersion": "g/v1", "kind": "W", "metadata": {"name": "x"},
             "spec": {"host": "h", "extra": 1}});
-        let unknown = check.admit("W", "g", "x", &mut obj, None).unwrap();
-        assert_eq!(unknown, vec!["spec.extra".to_string()]);
+        assert_eq!(check.unknown_fields(&obj), vec!["spec.extra".to_string()]);
+        check.admit("W", "g", "x", &mut obj, None).unwrap();
         assert_eq!(obj["spec"], json!({"host": "h", "port": 80}));
         let mut bad = json!({"metadata": {"name": "x"}, "spec": {"port": 101}});
         let rej = check.admit("W", "g", "x", &mut bad, None).unwrap_err();

@@ -1068,7 +1068,6 @@ fn admit(
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
     check
         .admit(&rd.kind, &rd.group, &name, obj, old)
-        .map(|_| ())
         .map_err(|rej| ApiError::invalid(&rd.group, &rd.kind, &name, rej.message, &rej.causes))
 }
 

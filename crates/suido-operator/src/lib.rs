@@ -7,6 +7,7 @@ pub mod context;
 pub mod controllers;
 pub mod http;
 pub mod identity;
+pub mod kit;
 pub mod metrics;
 mod run;
 pub mod status;

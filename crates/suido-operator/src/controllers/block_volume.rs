@@ -6,7 +6,6 @@
 //! are unit-tested; [`reconcile`] strings them together with the provider and the API.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -21,14 +20,13 @@ use suido_api::v1alpha1::{
     BlockStoragePlan, BlockVolume, BlockVolumeStatus, DeletionPolicy, ManagementPolicy, Phase,
     Tenant, VirtualServer,
 };
-use suido_provider::{
-    Operation, OperationState, ProviderError, Volume, VolumePlan, VolumeSpec, VolumeState,
-};
+use suido_provider::{ProviderError, Volume, VolumePlan, VolumeSpec, VolumeState};
 use tracing::{Instrument, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::Context;
 use crate::identity;
+use crate::kit;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -419,14 +417,6 @@ pub fn failed_status(bv: &BlockVolume, error: &Error, now: Timestamp) -> BlockVo
     status
 }
 
-fn operation_result(op: &Operation) -> Result<Option<&str>, Error> {
-    match &op.state {
-        OperationState::Succeeded => Ok(Some(op.resource_id.as_str())),
-        OperationState::Failed { error } => Err(error.clone().into()),
-        OperationState::Pending | OperationState::Running => Ok(None),
-    }
-}
-
 async fn find_volume(bv: &BlockVolume, ctx: &Context) -> Result<Option<Volume>, Error> {
     if let Some(id) = &bv.spec.management.external_id {
         return match ctx.call("get_volume", ctx.storage.get_volume(id)).await {
@@ -487,7 +477,7 @@ async fn converge(
                 format!("ordering a {} GB volume", desired.size_gb),
             )
             .await;
-            match operation_result(&op)? {
+            match kit::operation_result::<Error>(&op)? {
                 Some(id) => ctx.call("get_volume", ctx.storage.get_volume(id)).await?,
                 None => return Ok((None, None, target, poll)),
             }
@@ -682,19 +672,14 @@ async fn cleanup(
         format!("deleting platform volume {}", volume.id),
     )
     .await;
-    let deadline = tokio::time::Instant::now() + ctx.timing.delete_wait;
-    loop {
-        match ctx
-            .call("get_volume", ctx.storage.get_volume(&volume.id))
-            .await
-        {
-            Err(ProviderError::NotFound { .. }) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.into()),
-            Ok(_) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::Pending(format!("deleting volume {}", volume.id)));
-            }
-            Ok(_) => tokio::time::sleep(ctx.timing.poll.min(Duration::from_millis(200))).await,
-        }
+    let gone = kit::wait_until_gone(ctx, || {
+        ctx.call("get_volume", ctx.storage.get_volume(&volume.id))
+    })
+    .await?;
+    if gone {
+        Ok(Action::await_change())
+    } else {
+        Err(Error::Pending(format!("deleting volume {}", volume.id)))
     }
 }
 

@@ -24,14 +24,14 @@ use suido_api::v1alpha1::{
     ServerSize, Tenant, VirtualServer, VirtualServerSpec, VirtualServerStatus,
 };
 use suido_provider::{
-    DiskSpec, MonitoringSettings, Operation, OperationState, ProviderError, Server, ServerSpec,
-    ServerState,
+    DiskSpec, MonitoringSettings, ProviderError, Server, ServerSpec, ServerState,
 };
 use tracing::{Instrument, field, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::Context;
 use crate::identity;
+use crate::kit;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -644,16 +644,6 @@ fn attached_volume_names(ctx: &Context, namespace: &str, server: &Server) -> Vec
     names
 }
 
-/// Finishes an operation the platform reported: an error is raised, a success returns the
-/// resource id.
-fn operation_result(op: &Operation) -> Result<Option<&str>, Error> {
-    match &op.state {
-        OperationState::Succeeded => Ok(Some(op.resource_id.as_str())),
-        OperationState::Failed { error } => Err(error.clone().into()),
-        OperationState::Pending | OperationState::Running => Ok(None),
-    }
-}
-
 /// Finds the server this object owns: by `spec.externalId` when adopting, else by tag.
 async fn find_server(vs: &VirtualServer, ctx: &Context) -> Result<Option<Server>, Error> {
     if let Some(id) = &vs.spec.management.external_id {
@@ -792,7 +782,7 @@ async fn converge(
                 format!("ordering a {} {} server", desired.size, vs.spec.os_label()),
             )
             .await;
-            match operation_result(&op)? {
+            match kit::operation_result::<Error>(&op)? {
                 Some(id) => ctx.call("get_server", ctx.compute.get_server(id)).await?,
                 None => return Ok((obs, poll)),
             }
@@ -948,22 +938,17 @@ async fn cleanup(vs: Arc<VirtualServer>, ctx: &Context) -> Result<Action, Error>
         format!("deleting platform server {}", server.id),
     )
     .await;
-    let deadline = tokio::time::Instant::now() + ctx.timing.delete_wait;
-    loop {
-        match ctx
-            .call("get_server", ctx.compute.get_server(&server.id))
-            .await
-        {
-            Err(ProviderError::NotFound { .. }) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.into()),
-            Ok(_) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::Pending(format!(
-                    "deleting server {} (operation {})",
-                    server.id, op.id
-                )));
-            }
-            Ok(_) => tokio::time::sleep(ctx.timing.poll.min(Duration::from_millis(200))).await,
-        }
+    let gone = kit::wait_until_gone(ctx, || {
+        ctx.call("get_server", ctx.compute.get_server(&server.id))
+    })
+    .await?;
+    if gone {
+        Ok(Action::await_change())
+    } else {
+        Err(Error::Pending(format!(
+            "deleting server {} (operation {})",
+            server.id, op.id
+        )))
     }
 }
 

@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let mut config = Config::new(args.data, args.listen);
         config.watch_history = args.watch_history;
         let handle = ControlPlane::start(config)
@@ -46,7 +46,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         wait_for_signal().await;
         handle.shutdown().await;
         Ok(())
-    })
+    });
+    // The database is closed by now; idle blocking threads need not linger.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
 
 async fn wait_for_signal() {

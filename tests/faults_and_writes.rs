@@ -74,6 +74,8 @@ fn stack_config(dir: &std::path::Path, resync: Duration) -> DevConfig {
         poll: Duration::from_millis(200),
         resync,
         delete_wait: Duration::from_secs(10),
+        // Injected faults fail many calls in a row; keep retries frequent in tests.
+        backoff_max: Duration::from_secs(2),
     };
     config
 }
@@ -84,8 +86,8 @@ async fn converges_under_transient_errors_and_timeouts_after_commit() {
     let stack = DevStack::start(stack_config(dir.path(), Duration::from_secs(60)))
         .await
         .unwrap();
-    SimAdmin::new(&stack.sim_url())
-        .unwrap()
+    let admin = SimAdmin::new(&stack.sim_url()).unwrap();
+    admin
         .set_faults(&FaultSettings {
             seed: 7,
             error_rate: 0.2,
@@ -110,6 +112,8 @@ async fn converges_under_transient_errors_and_timeouts_after_commit() {
         || async { all_ready(&api, n).await.then_some(()) },
     )
     .await;
+    // Faults off again, so that the checks below read the platform reliably.
+    admin.clear_faults().await.unwrap();
     let servers = SimProvider::new(&stack.sim_url())
         .unwrap()
         .list_servers(&Tags::new())

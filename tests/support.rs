@@ -42,6 +42,8 @@ pub async fn start_stack(dir: &Path) -> DevStack {
         poll: Duration::from_millis(200),
         resync: Duration::from_secs(60),
         delete_wait: Duration::from_secs(10),
+        // Injected faults fail many calls in a row; keep retries frequent in tests.
+        backoff_max: Duration::from_secs(2),
     };
     DevStack::start(config)
         .await

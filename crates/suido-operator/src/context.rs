@@ -25,6 +25,8 @@ pub struct Timing {
     pub resync: Duration,
     /// How long a deletion waits in one reconcile for the platform to finish deleting.
     pub delete_wait: Duration,
+    /// The ceiling of the per-object backoff after transient errors.
+    pub backoff_max: Duration,
 }
 
 impl Default for Timing {
@@ -33,6 +35,7 @@ impl Default for Timing {
             poll: Duration::from_millis(500),
             resync: Duration::from_secs(300),
             delete_wait: Duration::from_secs(20),
+            backoff_max: Duration::from_secs(300),
         }
     }
 }
@@ -95,7 +98,7 @@ impl Context {
             metrics,
             compute,
             storage,
-            backoff: Backoff::default(),
+            backoff: Backoff::new(Duration::from_millis(500), timing.backoff_max),
             memo: Memo::default(),
             tenants,
             windows,

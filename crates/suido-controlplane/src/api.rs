@@ -2077,8 +2077,11 @@ fn check_apply_body(rd: &ResourceDef, applied: &mut Value, name: &str) -> Result
 fn delete_options(req: &Request) -> Result<Value, ApiError> {
     // Protobuf DeleteOptions (typed clients) are not decoded: the defaults
     // (background propagation, no preconditions) apply.
+    // Some clients (Helm's release storage) send the protobuf envelope, which starts with the
+    // magic `k8s\0`, under another content type; it is treated the same way.
     if req.body.iter().all(|b| b.is_ascii_whitespace())
         || req.content_type.as_deref() == Some(crate::proto::CONTENT_TYPE)
+        || req.body.starts_with(b"k8s\0")
     {
         return Ok(json!({}));
     }

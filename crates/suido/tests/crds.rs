@@ -68,3 +68,13 @@ fn printed_crds_are_the_committed_files_as_one_stream() {
         );
     }
 }
+
+#[test]
+fn the_chart_ships_the_same_crds() {
+    let committed = files(&repo().join("crds"));
+    let chart = files(&repo().join("charts/suido/crds"));
+    assert_eq!(
+        chart, committed,
+        "charts/suido/crds differs from crds/: run `cargo run -p suido -- crds --out-dir charts/suido/crds`"
+    );
+}

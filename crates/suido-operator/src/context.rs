@@ -109,6 +109,16 @@ impl Context {
         }
     }
 
+    /// Waits until every cache the reconciles read has its first full list, so that a
+    /// reconcile never computes a status from a half-filled cache. Immediate once they are.
+    pub async fn caches_ready(&self) {
+        // An error means the cache's writer is gone, which only happens at shutdown.
+        let _ = self.tenants.wait_until_ready().await;
+        let _ = self.windows.wait_until_ready().await;
+        let _ = self.servers.wait_until_ready().await;
+        let _ = self.volumes.wait_until_ready().await;
+    }
+
     /// Runs one provider call, recording its result and latency.
     pub async fn call<T>(
         &self,

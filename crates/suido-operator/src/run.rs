@@ -11,7 +11,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Phase, Tenant, VirtualServer};
+use suido_api::v1alpha1::{MaintenanceWindow, Phase, Tenant};
 use suido_provider::{BlockStorageProvider, ComputeProvider};
 use tokio::sync::watch;
 
@@ -89,16 +89,12 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
+    // The controllers' own stores serve as the caches of VirtualServers and BlockVolumes, so
+    // each kind is watched and held once.
+    let vs_controller = virtual_server::controller(&client);
+    let bv_controller = block_volume::controller(&client);
     let tenants = cache::<Tenant>(&client);
     let windows = cache::<MaintenanceWindow>(&client);
-    let servers = cache::<VirtualServer>(&client);
-    let volumes = cache::<BlockVolume>(&client);
-    // A writer dropped before it was ready only happens at shutdown; carry on and let the
-    // controllers stop.
-    let _ = tenants.wait_until_ready().await;
-    let _ = windows.wait_until_ready().await;
-    let _ = servers.wait_until_ready().await;
-    let _ = volumes.wait_until_ready().await;
     let ctx = Arc::new(Context::new(
         client,
         metrics,
@@ -106,17 +102,24 @@ pub async fn run(
         config.storage,
         tenants,
         windows,
-        servers,
-        volumes,
+        vs_controller.store(),
+        bv_controller.store(),
         config.timing,
     ));
     tokio::spawn(count_phases(ctx.clone(), shutdown.clone()));
-    ready.store(true, Ordering::Relaxed);
-    tracing::info!(probes = %bound, "operator running");
+    let ready_ctx = ctx.clone();
+    tokio::spawn(async move {
+        ready_ctx.caches_ready().await;
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!(probes = %bound, "operator caches synced");
+    });
     let mut stop = shutdown.clone();
     tokio::select! {
         _ = async {
-            tokio::join!(virtual_server::run(ctx.clone()), block_volume::run(ctx.clone()));
+            tokio::join!(
+                virtual_server::run(vs_controller, ctx.clone()),
+                block_volume::run(bv_controller, ctx.clone())
+            );
         } => {}
         _ = stop.wait_for(|s| *s) => {}
     }

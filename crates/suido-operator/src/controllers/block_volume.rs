@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::{
     BlockStoragePlan, BlockVolume, BlockVolumeStatus, DeletionPolicy, ManagementPolicy, Phase,
@@ -685,6 +685,7 @@ async fn cleanup(
 
 /// Reconciles one BlockVolume.
 pub async fn reconcile(bv: Arc<BlockVolume>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_ready().await;
     let _timer = ctx.metrics.reconcile_started(NAME);
     let namespace = bv.namespace().unwrap_or_default();
     let span =
@@ -723,74 +724,79 @@ pub fn error_policy(bv: Arc<BlockVolume>, error: &Error, ctx: Arc<Context>) -> A
     }
 }
 
-/// Runs the controller until shutdown. Changes to VirtualServers (built, deleted) and Tenants
-/// trigger the volumes that depend on them.
-pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let volumes = ctx.volumes.clone();
-    let volumes_for_tenants = ctx.volumes.clone();
-    Controller::new(
+/// Builds the controller. Changes to VirtualServers (built, deleted) and Tenants trigger the
+/// volumes that depend on them. Its store of BlockVolumes is what the other controllers read.
+pub fn controller(client: &Client) -> Controller<BlockVolume> {
+    let controller = Controller::new(
         Api::<BlockVolume>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .watches(
-        Api::<VirtualServer>::all(client.clone()),
-        watcher::Config::default(),
-        move |vs| {
-            let ns = vs.namespace();
-            let name = vs.name_any();
-            let id = vs
-                .status
-                .as_ref()
-                .and_then(|s| s.managed.external_id.clone());
-            volumes
-                .state()
-                .iter()
-                .filter(|bv| bv.namespace() == ns)
-                .filter(|bv| {
-                    bv.spec
-                        .attach_to
-                        .as_ref()
-                        .is_some_and(|a| a.server_name == name)
-                        || bv
-                            .status
+    );
+    let volumes = controller.store();
+    let volumes_for_tenants = controller.store();
+    controller
+        .watches(
+            Api::<VirtualServer>::all(client.clone()),
+            watcher::Config::default(),
+            move |vs| {
+                let ns = vs.namespace();
+                let name = vs.name_any();
+                let id = vs
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.managed.external_id.clone());
+                volumes
+                    .state()
+                    .iter()
+                    .filter(|bv| bv.namespace() == ns)
+                    .filter(|bv| {
+                        bv.spec
+                            .attach_to
                             .as_ref()
-                            .is_some_and(|s| s.attached_to.as_deref() == Some(name.as_str()))
-                        || id.is_some()
-                            && bv
+                            .is_some_and(|a| a.server_name == name)
+                            || bv
                                 .status
                                 .as_ref()
-                                .and_then(|s| s.attached_to.clone())
-                                .is_none()
-                            && bv.metadata.deletion_timestamp.is_some()
-                })
-                .map(|bv| ObjectRef::from_obj(bv.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    )
-    .watches(
-        Api::<Tenant>::all(client),
-        watcher::Config::default(),
-        move |tenant| {
-            volumes_for_tenants
-                .state()
-                .iter()
-                .filter(|bv| {
-                    bv.namespace()
-                        .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
-                })
-                .map(|bv| ObjectRef::from_obj(bv.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, ctx)
-    .for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!(controller = NAME, error = %e, "reconcile ended with an error");
-        }
-    })
-    .await;
+                                .is_some_and(|s| s.attached_to.as_deref() == Some(name.as_str()))
+                            || id.is_some()
+                                && bv
+                                    .status
+                                    .as_ref()
+                                    .and_then(|s| s.attached_to.clone())
+                                    .is_none()
+                                && bv.metadata.deletion_timestamp.is_some()
+                    })
+                    .map(|bv| ObjectRef::from_obj(bv.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            Api::<Tenant>::all(client.clone()),
+            watcher::Config::default(),
+            move |tenant| {
+                volumes_for_tenants
+                    .state()
+                    .iter()
+                    .filter(|bv| {
+                        bv.namespace()
+                            .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
+                    })
+                    .map(|bv| ObjectRef::from_obj(bv.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+}
+
+/// Runs the controller built by [`controller`] until shutdown.
+pub async fn run(controller: Controller<BlockVolume>, ctx: Arc<Context>) {
+    controller
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(controller = NAME, error = %e, "reconcile ended with an error");
+            }
+        })
+        .await;
 }
 
 #[cfg(test)]

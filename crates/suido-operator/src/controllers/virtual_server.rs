@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
+use kube::Client;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -954,6 +955,7 @@ async fn cleanup(vs: Arc<VirtualServer>, ctx: &Context) -> Result<Action, Error>
 
 /// Reconciles one VirtualServer.
 pub async fn reconcile(vs: Arc<VirtualServer>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_ready().await;
     let _timer = ctx.metrics.reconcile_started(NAME);
     let namespace = vs.namespace().unwrap_or_default();
     let name = vs.name_any();
@@ -995,49 +997,53 @@ pub fn error_policy(vs: Arc<VirtualServer>, error: &Error, ctx: Arc<Context>) ->
     }
 }
 
-/// Runs the controller until shutdown. Changes to a server's BlockVolumes and to Tenants
-/// trigger the affected servers too.
-pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let servers = ctx.servers.clone();
+/// Builds the controller. Changes to a server's BlockVolumes and to Tenants trigger the
+/// affected servers too. Its store of VirtualServers is what the other controllers read.
+pub fn controller(client: &Client) -> Controller<VirtualServer> {
     let controller = Controller::new(
         Api::<VirtualServer>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .watches(
-        Api::<BlockVolume>::all(client.clone()),
-        watcher::Config::default(),
-        |bv| {
-            let ns = bv.namespace();
-            let mut names: Vec<String> = bv
-                .spec
-                .attach_to
-                .iter()
-                .map(|a| a.server_name.clone())
-                .collect();
-            names.extend(bv.status.iter().filter_map(|s| s.attached_to.clone()));
-            names.into_iter().map(move |n| {
-                ObjectRef::<VirtualServer>::new(&n).within(ns.as_deref().unwrap_or_default())
-            })
-        },
-    )
-    .watches(
-        Api::<Tenant>::all(client),
-        watcher::Config::default(),
-        move |tenant| {
-            servers
-                .state()
-                .iter()
-                .filter(|vs| {
-                    vs.namespace()
-                        .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
-                })
-                .map(|vs| ObjectRef::from_obj(vs.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    )
-    .shutdown_on_signal();
+    );
+    let servers = controller.store();
     controller
+        .watches(
+            Api::<BlockVolume>::all(client.clone()),
+            watcher::Config::default(),
+            |bv| {
+                let ns = bv.namespace();
+                let mut names: Vec<String> = bv
+                    .spec
+                    .attach_to
+                    .iter()
+                    .map(|a| a.server_name.clone())
+                    .collect();
+                names.extend(bv.status.iter().filter_map(|s| s.attached_to.clone()));
+                names.into_iter().map(move |n| {
+                    ObjectRef::<VirtualServer>::new(&n).within(ns.as_deref().unwrap_or_default())
+                })
+            },
+        )
+        .watches(
+            Api::<Tenant>::all(client.clone()),
+            watcher::Config::default(),
+            move |tenant| {
+                servers
+                    .state()
+                    .iter()
+                    .filter(|vs| {
+                        vs.namespace()
+                            .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
+                    })
+                    .map(|vs| ObjectRef::from_obj(vs.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+}
+
+/// Runs the controller built by [`controller`] until shutdown.
+pub async fn run(controller: Controller<VirtualServer>, ctx: Arc<Context>) {
+    controller
+        .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {

@@ -428,6 +428,19 @@ async fn find_volume(bv: &BlockVolume, ctx: &Context) -> Result<Option<Volume>, 
         };
     }
     let uid = bv.uid().unwrap_or_default();
+    // A created volume is recorded in status: one get instead of a search by tag (see
+    // VirtualServer).
+    let known = bv
+        .status
+        .as_ref()
+        .and_then(|s| s.managed.external_id.as_ref());
+    if let Some(id) = known {
+        match ctx.call("get_volume", ctx.storage.get_volume(id)).await {
+            Ok(v) if v.tags.get(identity::TAG_UID) == Some(&uid) => return Ok(Some(v)),
+            Ok(_) | Err(ProviderError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut found = ctx
         .call(
             "list_volumes",

@@ -657,6 +657,19 @@ async fn find_server(vs: &VirtualServer, ctx: &Context) -> Result<Option<Server>
         };
     }
     let uid = vs.uid().unwrap_or_default();
+    // A built server is recorded in status: one get instead of a search by tag. The tag check
+    // keeps a stale or edited status from pointing at somebody else's server.
+    let known = vs
+        .status
+        .as_ref()
+        .and_then(|s| s.managed.external_id.as_ref());
+    if let Some(id) = known {
+        match ctx.call("get_server", ctx.compute.get_server(id)).await {
+            Ok(s) if s.tags.get(identity::TAG_UID) == Some(&uid) => return Ok(Some(s)),
+            Ok(_) | Err(ProviderError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut found = ctx
         .call(
             "list_servers",

@@ -76,6 +76,7 @@ fn stack_config(dir: &std::path::Path, resync: Duration) -> DevConfig {
         delete_wait: Duration::from_secs(10),
         // Injected faults fail many calls in a row; keep retries frequent in tests.
         backoff_max: Duration::from_secs(2),
+        ..Timing::default()
     };
     config
 }

@@ -44,6 +44,7 @@ pub async fn start_stack(dir: &Path) -> DevStack {
         delete_wait: Duration::from_secs(10),
         // Injected faults fail many calls in a row; keep retries frequent in tests.
         backoff_max: Duration::from_secs(2),
+        ..Timing::default()
     };
     DevStack::start(config)
         .await

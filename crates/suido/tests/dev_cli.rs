@@ -24,10 +24,10 @@ fn start(data: &Path) -> (Child, PathBuf) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut kubeconfig = None;
     let mut printed = String::new();
-    for line in stdout.lines() {
+    for line in (&mut stdout).lines() {
         let line = line.unwrap();
         printed.push_str(&line);
         printed.push('\n');

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -801,7 +801,9 @@ pub fn controller(client: &Client) -> Controller<BlockVolume> {
 
 /// Runs the controller built by [`controller`] until shutdown.
 pub async fn run(controller: Controller<BlockVolume>, ctx: Arc<Context>) {
+    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
+        .with_config(config)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

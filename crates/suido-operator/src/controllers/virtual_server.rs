@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use kube::Client;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -1055,7 +1055,9 @@ pub fn controller(client: &Client) -> Controller<VirtualServer> {
 
 /// Runs the controller built by [`controller`] until shutdown.
 pub async fn run(controller: Controller<VirtualServer>, ctx: Arc<Context>) {
+    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
+        .with_config(config)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use suido::dev::{DevConfig, DevStack};
 
@@ -38,22 +40,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let stack = DevStack::start(config).await?;
         let kubeconfig = std::fs::canonicalize(stack.kubeconfig())
             .unwrap_or_else(|_| stack.kubeconfig().to_path_buf());
-        println!("Suido is running on its embedded defaults.");
-        println!("  control plane      {}", stack.api_url());
-        println!("  simulated platform {}", stack.sim_url());
+        let mut text = String::new();
+        text.push_str("Suido is running on its embedded defaults.\n");
+        text.push_str(&format!("  control plane      {}\n", stack.api_url()));
+        text.push_str(&format!("  simulated platform {}\n", stack.sim_url()));
         if let Some(addr) = stack.probe_addr {
-            println!("  operator metrics   http://{addr}/metrics");
+            text.push_str(&format!("  operator metrics   http://{addr}/metrics\n"));
         }
-        println!();
-        println!("Point kubectl at it and apply the examples:");
-        println!("  export KUBECONFIG={}", kubeconfig.display());
-        println!("  kubectl apply -f examples/");
-        println!("  kubectl get suido");
-        println!();
-        println!(
-            "Ctrl-C stops everything; state is kept in {}.",
+        text.push_str("\nPoint kubectl at it and apply the examples:\n");
+        text.push_str(&format!("  export KUBECONFIG={}\n", kubeconfig.display()));
+        text.push_str("  kubectl apply -f examples/\n  kubectl get suido\n\n");
+        text.push_str(&format!(
+            "Ctrl-C stops everything; state is kept in {}.\n",
             args.data.display()
-        );
+        ));
+        // A closed stdout (the reader went away) must not stop a running stack.
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        drop(out);
         super::wait_for_signal().await;
         stack.stop().await;
         Ok(())

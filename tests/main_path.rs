@@ -160,6 +160,37 @@ async fn examples_converge_change_and_delete_cleanly() {
         "Waiting"
     );
 
+    // Paused: Synced says so, and a spec change is not carried out.
+    k.ok(&[
+        "patch",
+        "vs",
+        "billing-web-2",
+        "-n",
+        BILLING,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"paused":true,"powerState":"Stopped"}}"#,
+    ])
+    .await;
+    eventually("Synced shows Paused", Duration::from_secs(30), || async {
+        let reason = k
+            .get(
+                "vs",
+                "billing-web-2",
+                BILLING,
+                r#"{.status.conditions[?(@.type=="Synced")].reason}"#,
+            )
+            .await;
+        (reason == "Paused").then_some(())
+    })
+    .await;
+    assert_eq!(
+        k.get("vs", "billing-web-2", BILLING, "{.status.powerState}")
+            .await,
+        "Running"
+    );
+
     // Deletion protection holds the volume, and says why.
     k.ok(&[
         "delete",

@@ -13,12 +13,6 @@ pub struct Backoff {
     failures: Mutex<HashMap<String, u32>>,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff::new(Duration::from_millis(500), Duration::from_secs(300))
-    }
-}
-
 impl Backoff {
     /// Backoff starting at `base` and never above `max`.
     pub fn new(base: Duration, max: Duration) -> Self {

@@ -110,11 +110,6 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
         .any(|c| c.type_ == type_ && c.status == "True")
 }
 
-/// Removes the condition of `type_`, if any.
-pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
-    conditions.retain(|c| c.type_ != type_);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +160,5 @@ mod tests {
         let before = cs.clone();
         set_all(&mut cs, desired(), Some(3), at(99));
         assert_eq!(cs, before);
-        remove(&mut cs, "Synced");
-        assert_eq!(cs.len(), 1);
     }
 }

@@ -70,12 +70,10 @@ pub struct Context {
     pub volumes: Store<BlockVolume>,
     /// Timing knobs.
     pub timing: Timing,
-    /// The name Events are reported under.
-    pub controller_name: String,
 }
 
 impl Context {
-    /// A new context; the recorder reports as `controller_name`.
+    /// A new context; Events are reported as `suido-operator`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
@@ -88,11 +86,10 @@ impl Context {
         volumes: Store<BlockVolume>,
         timing: Timing,
     ) -> Self {
-        let controller_name = "suido-operator".to_owned();
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
-                controller: controller_name.clone(),
+                controller: "suido-operator".to_owned(),
                 instance: std::env::var("HOSTNAME").ok(),
             },
         );
@@ -109,7 +106,6 @@ impl Context {
             servers,
             volumes,
             timing,
-            controller_name,
         }
     }
 

@@ -4,9 +4,55 @@
 use std::future::Future;
 use std::time::Duration;
 
+use jiff::Timestamp;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
+use suido_api::v1alpha1::Tenant;
+use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_provider::{Operation, OperationState, ProviderError, ProviderResult};
 
+use crate::conditions::{self, Desired};
 use crate::context::Context;
+use crate::status::HasStatus;
+
+/// Records in `Synced` that reconciliation is paused by `spec.paused` (a write only the first
+/// time), leaving everything else of the status as it is.
+pub async fn record_paused<K: HasStatus>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &mut K,
+) -> Result<(), kube::Error> {
+    let mut status = obj.status_ref().cloned().unwrap_or_default();
+    conditions::set(
+        K::conditions(&mut status),
+        Desired::new(
+            cond::SYNCED,
+            false,
+            reasons::PAUSED,
+            "reconciliation is paused by spec.paused",
+        ),
+        obj.meta().generation,
+        Timestamp::now(),
+    );
+    ctx.memo.write(api, obj, &status).await.map(|_| ())
+}
+
+/// The objects of a cache that live in the namespaces of `tenant`: what a change of the Tenant
+/// affects.
+pub fn in_tenant_namespaces<K>(store: &Store<K>, tenant: &Tenant) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .iter()
+        .filter(|o| {
+            o.namespace()
+                .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
+}
 
 /// The outcome of a platform operation: `Ok(Some(resource id))` when it succeeded, `Ok(None)`
 /// while it runs, and its error, converted to the controller's, when it failed.

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -17,11 +18,13 @@ pub trait HasStatus:
     Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug
 {
     /// The status type.
-    type Status: Serialize + DeserializeOwned + Clone;
+    type Status: Serialize + DeserializeOwned + Clone + Default;
     /// The status, if any.
     fn status_ref(&self) -> Option<&Self::Status>;
     /// The status slot.
     fn status_slot(&mut self) -> &mut Option<Self::Status>;
+    /// The conditions of a status.
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition>;
 }
 
 impl HasStatus for VirtualServer {
@@ -32,6 +35,9 @@ impl HasStatus for VirtualServer {
     fn status_slot(&mut self) -> &mut Option<Self::Status> {
         &mut self.status
     }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.managed.conditions
+    }
 }
 
 impl HasStatus for BlockVolume {
@@ -41,6 +47,9 @@ impl HasStatus for BlockVolume {
     }
     fn status_slot(&mut self) -> &mut Option<Self::Status> {
         &mut self.status
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.managed.conditions
     }
 }
 

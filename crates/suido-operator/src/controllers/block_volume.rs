@@ -557,19 +557,7 @@ async fn apply(
     let mut bv = bv.as_ref().clone();
     ctx.memo.refresh(&mut bv);
     if bv.spec.management.paused {
-        let mut status = bv.status.clone().unwrap_or_default();
-        conditions::set(
-            &mut status.managed.conditions,
-            Desired::new(
-                cond::SYNCED,
-                false,
-                reasons::PAUSED,
-                "reconciliation is paused by spec.paused",
-            ),
-            bv.metadata.generation,
-            Timestamp::now(),
-        );
-        ctx.memo.write(api, &mut bv, &status).await?;
+        kit::record_paused(ctx, api, &mut bv).await?;
         return Ok(Action::await_change());
     }
     match converge(&mut bv, ctx, api).await {
@@ -785,17 +773,7 @@ pub fn controller(client: &Client) -> Controller<BlockVolume> {
         .watches(
             Api::<Tenant>::all(client.clone()),
             watcher::Config::default(),
-            move |tenant| {
-                volumes_for_tenants
-                    .state()
-                    .iter()
-                    .filter(|bv| {
-                        bv.namespace()
-                            .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
-                    })
-                    .map(|bv| ObjectRef::from_obj(bv.as_ref()))
-                    .collect::<Vec<_>>()
-            },
+            move |tenant| kit::in_tenant_namespaces(&volumes_for_tenants, &tenant),
         )
 }
 

@@ -793,7 +793,11 @@ async fn converge(
                 false,
                 "Creating",
                 "Create",
-                format!("ordering a {} {} server", desired.size, vs.spec.os_label()),
+                format!(
+                    "ordering a {} {} server",
+                    desired.size,
+                    os_label(vs.spec.os)
+                ),
             )
             .await;
             match kit::operation_result::<Error>(&op)? {
@@ -853,17 +857,12 @@ async fn converge(
     Ok((obs, action))
 }
 
-trait OsLabel {
-    fn os_label(&self) -> &'static str;
-}
-
-impl OsLabel for VirtualServerSpec {
-    fn os_label(&self) -> &'static str {
-        match self.os {
-            suido_api::v1alpha1::OperatingSystem::RockyLinux => "Rocky Linux",
-            suido_api::v1alpha1::OperatingSystem::Rhel => "RHEL",
-            suido_api::v1alpha1::OperatingSystem::WindowsServer => "Windows Server",
-        }
+/// The OS name as people write it, for Events.
+fn os_label(os: suido_api::v1alpha1::OperatingSystem) -> &'static str {
+    match os {
+        suido_api::v1alpha1::OperatingSystem::RockyLinux => "Rocky Linux",
+        suido_api::v1alpha1::OperatingSystem::Rhel => "RHEL",
+        suido_api::v1alpha1::OperatingSystem::WindowsServer => "Windows Server",
     }
 }
 
@@ -876,19 +875,7 @@ async fn apply(
     let mut vs = vs.as_ref().clone();
     ctx.memo.refresh(&mut vs);
     if vs.spec.management.paused {
-        let mut status = vs.status.clone().unwrap_or_default();
-        conditions::set(
-            &mut status.managed.conditions,
-            Desired::new(
-                cond::SYNCED,
-                false,
-                reasons::PAUSED,
-                "reconciliation is paused by spec.paused",
-            ),
-            vs.metadata.generation,
-            Timestamp::now(),
-        );
-        ctx.memo.write(api, &mut vs, &status).await?;
+        kit::record_paused(ctx, api, &mut vs).await?;
         return Ok(Action::await_change());
     }
     match converge(&mut vs, ctx, api).await {
@@ -1039,17 +1026,7 @@ pub fn controller(client: &Client) -> Controller<VirtualServer> {
         .watches(
             Api::<Tenant>::all(client.clone()),
             watcher::Config::default(),
-            move |tenant| {
-                servers
-                    .state()
-                    .iter()
-                    .filter(|vs| {
-                        vs.namespace()
-                            .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
-                    })
-                    .map(|vs| ObjectRef::from_obj(vs.as_ref()))
-                    .collect::<Vec<_>>()
-            },
+            move |tenant| kit::in_tenant_namespaces(&servers, &tenant),
         )
 }
 

@@ -72,6 +72,7 @@ fn stack_config(dir: &std::path::Path, resync: Duration) -> DevConfig {
     config.sim_rules = fast_rules();
     config.timing = Timing {
         poll: Duration::from_millis(200),
+        drift: resync,
         resync,
         delete_wait: Duration::from_secs(10),
         // Injected faults fail many calls in a row; keep retries frequent in tests.

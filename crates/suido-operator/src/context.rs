@@ -21,7 +21,10 @@ use crate::status::Memo;
 pub struct Timing {
     /// How soon to look again while a platform operation runs.
     pub poll: Duration,
-    /// How often a settled object is reconciled again to catch drift.
+    /// How often a settled object looks at the platform again, so that drift and lost
+    /// resources are noticed within this interval.
+    pub drift: Duration,
+    /// How soon a request the platform refused for good is tried again.
     pub resync: Duration,
     /// How long a deletion waits in one reconcile for the platform to finish deleting.
     pub delete_wait: Duration,
@@ -36,6 +39,7 @@ impl Default for Timing {
     fn default() -> Self {
         Timing {
             poll: Duration::from_millis(500),
+            drift: Duration::from_secs(60),
             resync: Duration::from_secs(300),
             delete_wait: Duration::from_secs(20),
             backoff_max: Duration::from_secs(300),

@@ -15,9 +15,19 @@ pub const TAG_NAME: &str = "suido.dev/name";
 /// Tag holding the Tenant that owns the namespace.
 pub const TAG_TENANT: &str = "suido.dev/tenant";
 
-/// The client token of the platform resource that the object with `uid` owns.
-pub fn client_token(kind: &str, uid: &str) -> Result<ClientToken, ProviderError> {
-    ClientToken::new(format!("{}-{uid}", kind.to_ascii_lowercase()))
+/// The client token of the platform resource that the object with `uid` owns. Each replacement
+/// of a lost resource is a new attempt with a token of its own, so that the platform does not
+/// answer a replacement's create with the lost resource.
+pub fn client_token(
+    kind: &str,
+    uid: &str,
+    attempt: Option<u32>,
+) -> Result<ClientToken, ProviderError> {
+    let kind = kind.to_ascii_lowercase();
+    ClientToken::new(match attempt {
+        None => format!("{kind}-{uid}"),
+        Some(n) => format!("{kind}-{uid}-r{n}"),
+    })
 }
 
 /// Tags for the platform resource owned by an object.
@@ -46,9 +56,11 @@ mod tests {
     #[test]
     fn tokens_are_stable_and_valid_and_tags_find_the_owner() {
         let uid = "4f7c2a8e-1b2d-4c3e-9f00-0123456789ab";
-        let a = client_token("VirtualServer", uid).unwrap();
-        assert_eq!(a, client_token("VirtualServer", uid).unwrap());
+        let a = client_token("VirtualServer", uid, None).unwrap();
+        assert_eq!(a, client_token("VirtualServer", uid, None).unwrap());
         assert_eq!(a.as_str(), format!("virtualserver-{uid}"));
+        let r = client_token("VirtualServer", uid, Some(2)).unwrap();
+        assert_eq!(r.as_str(), format!("virtualserver-{uid}-r2"));
         let t = tags("VirtualServer", "ns", "web", uid, "vendor");
         assert!(suido_provider::tags_match(&t, &selector(uid)));
         assert!(!suido_provider::tags_match(&t, &selector("other")));

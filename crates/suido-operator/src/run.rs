@@ -11,12 +11,12 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use suido_api::v1alpha1::{MaintenanceWindow, Phase, Tenant};
+use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Phase, Tenant, VirtualServer};
 use suido_provider::{BlockStorageProvider, ComputeProvider};
 use tokio::sync::watch;
 
 use crate::context::{Context, Timing};
-use crate::controllers::{block_volume, virtual_server};
+use crate::managed::controller::{controller, run as managed_run};
 use crate::http::{self, Probes};
 use crate::metrics::{Metrics, PhaseLabels};
 
@@ -91,8 +91,8 @@ pub async fn run(
     let client = config.client;
     // The controllers' own stores serve as the caches of VirtualServers and BlockVolumes, so
     // each kind is watched and held once.
-    let vs_controller = virtual_server::controller(&client);
-    let bv_controller = block_volume::controller(&client);
+    let vs_controller = controller::<VirtualServer>(&client);
+    let bv_controller = controller::<BlockVolume>(&client);
     let tenants = cache::<Tenant>(&client);
     let windows = cache::<MaintenanceWindow>(&client);
     let ctx = Arc::new(Context::new(
@@ -117,8 +117,8 @@ pub async fn run(
     tokio::select! {
         _ = async {
             tokio::join!(
-                virtual_server::run(vs_controller, ctx.clone()),
-                block_volume::run(bv_controller, ctx.clone())
+                managed_run(vs_controller, ctx.clone()),
+                managed_run(bv_controller, ctx.clone())
             );
         } => {}
         _ = stop.wait_for(|s| *s) => {}

@@ -9,32 +9,26 @@ use suido_api::v1alpha1::{MaintenanceWindow, Tenant, TenantType};
 /// The Tenant that owns a namespace.
 #[derive(Clone, Debug)]
 pub enum Owner {
-    /// Exactly one Tenant lists the namespace.
+    /// The Tenant that claimed the namespace first.
     Tenant(Arc<Tenant>),
     /// No Tenant lists it.
     None,
-    /// Several Tenants claim it (by name); nothing may be built until that is fixed.
-    Ambiguous(Vec<String>),
 }
 
-/// Finds the Tenant whose `spec.namespaces` lists `namespace`.
+/// Finds the Tenant whose `spec.namespaces` lists `namespace`. When several claim it, the
+/// earliest (by creation time, then name) owns it and the later ones are not honoured for it,
+/// so that a new Tenant cannot take over another's namespace by naming it.
 pub fn owner(tenants: &[Arc<Tenant>], namespace: &str) -> Owner {
-    let mut found: Vec<&Arc<Tenant>> = tenants
+    tenants
         .iter()
         .filter(|t| t.spec.namespaces.iter().any(|n| n == namespace))
-        .collect();
-    match found.len() {
-        0 => Owner::None,
-        1 => Owner::Tenant(found.remove(0).clone()),
-        _ => {
-            let mut names: Vec<String> = found
-                .iter()
-                .map(|t| t.metadata.name.clone().unwrap_or_default())
-                .collect();
-            names.sort();
-            Owner::Ambiguous(names)
-        }
-    }
+        .min_by_key(|t| {
+            (
+                t.metadata.creation_timestamp.clone().map(|c| c.0),
+                t.metadata.name.clone(),
+            )
+        })
+        .map_or(Owner::None, |t| Owner::Tenant(t.clone()))
 }
 
 /// Checks that an operator tenant asks for no vendor-only feature. `features` are the
@@ -143,10 +137,22 @@ mod tests {
             matches!(owner(&ts, "ops"), Owner::Tenant(t) if t.metadata.name.as_deref() == Some("water"))
         );
         assert!(matches!(owner(&ts, "nobody"), Owner::None));
-        match owner(&ts, "shared") {
-            Owner::Ambiguous(names) => assert_eq!(names, ["other", "vendor"]),
-            other => panic!("{other:?}"),
-        }
+        // Without creation times the name decides; with them, the earlier claim wins.
+        assert!(
+            matches!(owner(&ts, "shared"), Owner::Tenant(t) if t.metadata.name.as_deref() == Some("other"))
+        );
+        let mut late = (*ts[2]).clone();
+        late.metadata.creation_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-12-02T00:00:00Z".parse().unwrap()),
+        );
+        let mut early = (*ts[1]).clone();
+        early.metadata.creation_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-12-01T00:00:00Z".parse().unwrap()),
+        );
+        let dated = vec![Arc::new(late), Arc::new(early)];
+        assert!(
+            matches!(owner(&dated, "shared"), Owner::Tenant(t) if t.metadata.name.as_deref() == Some("vendor"))
+        );
     }
 
     #[test]

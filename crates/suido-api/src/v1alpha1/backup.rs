@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE,
 };
 
 /// A five-field cron expression (minute hour day-of-month month day-of-week).
@@ -76,6 +76,7 @@ pub const CRON_PATTERN: &str = r"^(\S+\s+){4}\S+$";
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 #[x_kube(validation = Rule::new("self.mode == 'Incremental' || !has(self.mergeSchedule)").message("spec.mergeSchedule is only for mode Incremental").field_path(".mergeSchedule"))]
 pub struct BackupPolicySpec {
     /// Name of the VirtualServer in this namespace to back up. Cannot change; make a new policy.
@@ -149,7 +150,35 @@ pub struct BackupPolicyStatus {
     /// Recovery points kept on the platform now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_generations: Option<u32>,
-    /// The recovery points, newest first, as names a ServerRestore can use.
+    /// When the platform runs the next backup (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_backup_time: Option<String>,
+    /// The recovery points held, newest first; their ids are what a ServerRestore names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recovery_points: Vec<String>,
+    pub recovery_points: Vec<RecoveryPointStatus>,
+    /// The most recent failed or missed runs, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<BackupFailureStatus>,
+}
+
+/// A recovery point the platform holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPointStatus {
+    /// The recovery point's id, for `ServerRestore.spec.source.backup.recoveryPoint`.
+    pub id: String,
+    /// When it was taken (RFC 3339).
+    pub taken_at: String,
+    /// `Full` or `Incremental`.
+    pub kind: String,
+}
+
+/// A backup run that failed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupFailureStatus {
+    /// When the run was due (RFC 3339).
+    pub at: String,
+    /// Why it failed, as the platform reports.
+    pub reason: String,
 }

@@ -63,6 +63,14 @@ pub const OBSERVE_ONLY_NEEDS_EXTERNAL_ID: &str =
 pub const OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE: &str =
     "spec.externalId is required when spec.managementPolicy is ObserveOnly";
 
+/// CEL transition rule (on a spec that flattens [`ManagedSpec`]): `externalId` is chosen when the
+/// object is created and can be neither added nor removed later. Changing it is refused by the
+/// field's own rule. The controllers check the same against the resource in status.
+pub const EXTERNAL_ID_FIXED: &str = "has(self.externalId) == has(oldSelf.externalId)";
+
+/// Message of [`EXTERNAL_ID_FIXED`].
+pub const EXTERNAL_ID_FIXED_MESSAGE: &str = "spec.externalId can only be set when the object is created: it cannot be added or removed later";
+
 /// Lifecycle phase of a long-lived managed resource, for printer columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Phase {
@@ -123,6 +131,12 @@ pub struct ManagedStatus {
     /// One-word summary of the lifecycle, for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+
+    /// Which create attempt built the platform resource: absent for the first, 1 and up after
+    /// the resource was lost on the platform and a replacement was ordered (each attempt orders
+    /// under a client token of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// A kind of resource that a WAF, an IDS/IPS or a backup can point at.

@@ -11,6 +11,10 @@ pub const RESTART_REQUIRED: &str = "RestartRequired";
 pub const ATTACHED: &str = "Attached";
 /// The spec breaks a rule of the tenant that owns the namespace.
 pub const TENANT_POLICY: &str = "TenantPolicy";
+/// The objects this one refers to (servers, secrets, policies) resolve in its namespace.
+pub const REFERENCES_RESOLVED: &str = "ReferencesResolved";
+/// A Tenant's deletion waits for the objects in its namespaces (Tenant).
+pub const DELETING: &str = "Deleting";
 
 /// Stable condition reasons.
 pub mod reasons {
@@ -46,4 +50,34 @@ pub mod reasons {
     pub const DETACHED: &str = "Detached";
     /// Deletion is refused by `spec.deletionProtection`.
     pub const DELETION_PROTECTED: &str = "DeletionProtected";
+    /// The built platform resource is gone from the platform; a replacement is ordered.
+    pub const LOST: &str = "Lost";
+    /// `spec.externalId` names no resource this tenant may adopt.
+    pub const ADOPTION_REFUSED: &str = "AdoptionRefused";
+    /// Another object already manages the resource `spec.externalId` names.
+    pub const ALREADY_MANAGED: &str = "AlreadyManaged";
+    /// `spec.externalId` was added, changed or removed after the resource was built or adopted.
+    pub const EXTERNAL_ID_CHANGED: &str = "ExternalIdChanged";
+    /// A reference names an object that does not exist in this namespace.
+    pub const REFERENCE_NOT_FOUND: &str = "ReferenceNotFound";
+    /// A reference points outside this object's namespace, which is not allowed.
+    pub const CROSS_NAMESPACE_REFERENCE: &str = "CrossNamespaceReference";
+    /// A referenced object exists but is not ready for use yet.
+    pub const REFERENCE_NOT_READY: &str = "ReferenceNotReady";
+    /// Every reference resolves.
+    pub const RESOLVED: &str = "Resolved";
+    /// A namespace is already owned by an earlier Tenant.
+    pub const NAMESPACE_CONFLICT: &str = "NamespaceConflict";
+    /// Managed objects remain in the Tenant's namespaces.
+    pub const OBJECTS_REMAIN: &str = "ObjectsRemain";
+    /// A one-shot operation (snapshot, restore) finished.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// A one-shot operation (snapshot, restore) failed and is not retried.
+    pub const FAILED: &str = "Failed";
+    /// The platform is carrying a one-shot operation out.
+    pub const IN_PROGRESS: &str = "InProgress";
+    /// A maintenance window has not started.
+    pub const SCHEDULED: &str = "Scheduled";
+    /// A maintenance window is over.
+    pub const COMPLETED: &str = "Completed";
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE,
 };
 
 /// Desired state of a load balancer. Vendor tenants only: the CRD cannot see the tenant, so the
@@ -75,6 +75,7 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 #[x_kube(validation = Rule::new("(self.topology == 'Redundant') == has(self.vrrp)").message("spec.vrrp (virtualAddress and groupId) is required when spec.topology is Redundant, and not allowed when it is Single").field_path(".vrrp"))]
 pub struct LoadBalancerSpec {
     /// `Single` or `Redundant` (a VRRP pair sharing a virtual address).
@@ -248,6 +249,21 @@ fn default_threshold() -> u32 {
     3
 }
 
+/// One resolved backend server and its health.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendStatus {
+    /// Name of the VirtualServer in this namespace.
+    pub server: String,
+    /// Its address on the server segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Port traffic is sent to.
+    pub port: u32,
+    /// Whether it passes the health check.
+    pub healthy: bool,
+}
+
 /// Observed state of a load balancer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -258,9 +274,11 @@ pub struct LoadBalancerStatus {
     /// The address clients connect to (the VRRP virtual address when redundant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// Backend servers resolved from names and selectors, by name.
+    /// Backend servers resolved from names and selectors, with their health as the platform's
+    /// health check reports it, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub backend_servers: Vec<String>,
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["server"]))]
+    pub backends: Vec<BackendStatus>,
     /// How many backends pass the health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_backends: Option<u32>,

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
         name = "State",
         type_ = "string",
         json_path = ".status.state",
-        description = "Scheduled, Active or Completed"
+        description = "Scheduled, Announced, InProgress or Completed"
     ),
     printcolumn(
         name = "Age",
@@ -102,8 +102,13 @@ pub struct MaintenanceScope {
 /// Where a maintenance window is in time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum MaintenanceState {
+    // Before the start, not announced (or announced after the start).
     Scheduled,
-    Active,
+    // Before the start, announced before it.
+    Announced,
+    // Between the start and the end.
+    InProgress,
+    // After the end.
     Completed,
 }
 
@@ -114,9 +119,12 @@ pub struct MaintenanceWindowStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Scheduled`, `Active` or `Completed`.
+    /// `Scheduled`, `Announced`, `InProgress` or `Completed`, from the window's times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<MaintenanceState>,
+    /// The Tenants the window affects, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub affected_tenants: Vec<String>,
     /// Current conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

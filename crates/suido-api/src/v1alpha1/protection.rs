@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, TargetRef,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE, TargetRef,
 };
 
 /// Desired state of a WAF. Vendor tenants only: enforced by the controller, which reports the
@@ -61,6 +61,7 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 pub struct WafInstanceSpec {
     /// Plan from the menu (table 2-8): `2CPU-4GB` or `4CPU-6GB`, one interface each.
     pub plan: WafPlan,
@@ -154,6 +155,12 @@ pub struct WafInstanceStatus {
     /// How many of `spec.protects` resolve to existing, protected targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_targets: Option<u32>,
+    /// Requests the WAF has inspected, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_inspected: Option<u64>,
+    /// Requests the WAF has blocked, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_blocked: Option<u64>,
 }
 
 /// Desired state of the intrusion prevention (IDS/IPS) service, which blocks malicious traffic
@@ -207,6 +214,7 @@ pub struct WafInstanceStatus {
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 pub struct IntrusionPreventionSpec {
     /// Policy profile: `DetectOnly` logs matches without blocking, `Balanced` (default) blocks
     /// high-confidence attacks, `Strict` blocks every match. The tenant tunes the rules.
@@ -241,4 +249,10 @@ pub struct IntrusionPreventionStatus {
     /// How many of `spec.targets` resolve to existing, protected targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_targets: Option<u32>,
+    /// Matches the service has raised, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<u64>,
+    /// Packets or connections the service has dropped, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drops: Option<u64>,
 }

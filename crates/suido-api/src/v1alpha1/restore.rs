@@ -5,7 +5,6 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::OperationPhase;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 /// A restore, carried out once. A `SystemRestore` replaces the server: the platform deletes the
@@ -119,6 +118,19 @@ pub struct BackupSource {
     pub recovery_point: Option<String>,
 }
 
+/// Progress of a restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RestorePhase {
+    // Accepted, not yet sent to the platform.
+    Pending,
+    // The platform is restoring.
+    Running,
+    // The restore finished.
+    Succeeded,
+    // The restore failed (see conditions); it is not retried.
+    Failed,
+}
+
 /// Observed state of a restore.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -132,13 +144,19 @@ pub struct ServerRestoreStatus {
     pub conditions: Vec<Condition>,
     /// Progress of the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<OperationPhase>,
+    pub phase: Option<RestorePhase>,
     /// The recovery point or snapshot actually used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,
-    /// Platform id of the operation.
+    /// Platform id of the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
+    /// For a system restore: the platform id of the server it replaced (deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_server_id: Option<String>,
+    /// For a system restore: the platform id of the server built from the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_server_id: Option<String>,
     /// When the restore finished (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, Severity,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE, Severity,
 };
 
 /// Desired state of a virtual server on the shared platform.
@@ -73,6 +73,7 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 #[x_kube(validation = Rule::new("!has(self.osDiskGb) || self.osDiskGb >= ((has(self.os) && self.os == 'WindowsServer') ? 80 : 40)").message("spec.osDiskGb may only enlarge the standard OS disk: at least 40 for RockyLinux and RHEL, at least 80 for WindowsServer").field_path(".osDiskGb"))]
 #[x_kube(validation = Rule::new("has(self.osDiskGb) == has(oldSelf.osDiskGb) && (!has(self.osDiskGb) || self.osDiskGb == oldSelf.osDiskGb)").message("spec.osDiskGb can only be set when the server is first ordered").field_path(".osDiskGb"))]
 #[x_kube(validation = Rule::new("!has(self.rdsLicenses) || (has(self.os) && self.os == 'WindowsServer')").message("spec.rdsLicenses (RDS SAL) is only for os WindowsServer").field_path(".rdsLicenses"))]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE,
 };
 
 /// Desired state of the SMTP relay. Outbound only: the platform receives no mail, so there is no
@@ -56,6 +56,7 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 pub struct SmtpRelaySpec {
     /// Names of the VirtualServers in this namespace allowed to send through the relay.
     #[schemars(length(min = 1, max = 256), inner(length(min = 1, max = 253)), extend("x-kubernetes-list-type" = "set"))]
@@ -80,4 +81,13 @@ pub struct SmtpRelayStatus {
     /// The platform SMTP server the allowed servers send to, as `host:port`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_endpoint: Option<String>,
+    /// Messages the relay accepted for delivery, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<u64>,
+    /// Messages the relay refused, as the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<u64>,
+    /// The VirtualServers of `spec.allowedServers` that are built and allowed to relay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_servers: Vec<String>,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, OperationPhase,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE, OperationPhase,
 };
 
 /// Desired snapshot of a virtual server. Taking one needs the server stopped, and the platform
@@ -68,6 +68,7 @@ use super::common::{
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 #[x_kube(validation = Rule::new("self.serverName == oldSelf.serverName && self.stopPolicy == oldSelf.stopPolicy").message("a ServerSnapshot is taken once: spec.serverName and spec.stopPolicy cannot change"))]
 pub struct ServerSnapshotSpec {
     /// Name of the VirtualServer in this namespace to take the image of.

@@ -133,8 +133,29 @@ pub struct TenantStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Current conditions: `Ready` (every namespace exists and no other tenant claims it).
+    /// Current conditions: `Ready` (every namespace is honoured: no earlier Tenant claims it)
+    /// and `Deleting` (while managed objects hold the Tenant's deletion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The namespaces this Tenant owns and is honoured for, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Namespaces of `spec.namespaces` that an earlier Tenant already owns, so they are not
+    /// honoured for this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<NamespaceConflict>,
+    /// How many Suido objects live in the Tenant's namespaces, by kind.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub managed_objects: std::collections::BTreeMap<String, u32>,
+}
+
+/// A namespace claimed by more than one Tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceConflict {
+    /// The namespace.
+    pub namespace: String,
+    /// The Tenant that owns it (the earliest claim).
+    pub owner: String,
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ManagedSpec, ManagedStatus, OBSERVE_ONLY_NEEDS_EXTERNAL_ID,
-    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE,
+    OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE, EXTERNAL_ID_FIXED, EXTERNAL_ID_FIXED_MESSAGE,
 };
 
 /// The sizes of the block storage menu (table 2-12), in GB, for both plans.
@@ -76,6 +76,7 @@ pub const BLOCK_VOLUME_SIZES_GB: [u32; 8] = [100, 250, 500, 1000, 2000, 4000, 80
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(OBSERVE_ONLY_NEEDS_EXTERNAL_ID).message(OBSERVE_ONLY_NEEDS_EXTERNAL_ID_MESSAGE).field_path(".externalId"))]
+#[x_kube(validation = Rule::new(EXTERNAL_ID_FIXED).message(EXTERNAL_ID_FIXED_MESSAGE).field_path(".externalId"))]
 pub struct BlockVolumeSpec {
     /// Performance plan: `2IOPS/GB` or `4IOPS/GB`. Suido has no plan change on the platform, so
     /// the plan cannot change; create a new volume instead.

@@ -1,5 +1,5 @@
-//! One module per controller, each of the same shape: `NAME`, `FINALIZER`, `Error` with
-//! `metric_label()`, pure validate/build/plan steps, `reconcile`, `error_policy` and `run`.
+//! One module per kind. Each implements [`crate::managed::ManagedKind`] and an actuator, and
+//! holds only what makes its kind different; the lifecycle is in [`crate::managed`].
 
 pub mod block_volume;
 pub mod virtual_server;

@@ -1,0 +1,185 @@
+//! The Kubernetes glue of the shared lifecycle: the finalizer, the span and metrics per
+//! reconcile, the status memo, `paused`, the error policy with per-object backoff, and the
+//! kube-runtime controller with the Tenant watch every kind has.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::watcher;
+use k8s_openapi::NamespaceResourceScope;
+use kube::{Client, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use suido_api::v1alpha1::Tenant;
+use tracing::{Instrument, field, info_span};
+
+use super::error::Error;
+use super::kind::ManagedKind;
+use super::lifecycle::{self, Effects, Env};
+use crate::context::Context;
+use crate::kit;
+
+/// Status writes through the memo and Events through the recorder.
+pub struct KubeEffects<'a, K> {
+    ctx: &'a Context,
+    api: &'a Api<K>,
+}
+
+impl<'a, K> KubeEffects<'a, K> {
+    /// Effects on `api` with the context's memo and recorder.
+    pub fn new(ctx: &'a Context, api: &'a Api<K>) -> Self {
+        KubeEffects { ctx, api }
+    }
+}
+
+#[async_trait]
+impl<K> Effects<K> for KubeEffects<'_, K>
+where
+    K: ManagedKind + Serialize,
+{
+    async fn write_status(&self, obj: &mut K, status: &K::Status) -> Result<bool, kube::Error> {
+        self.ctx.memo.write(self.api, obj, status).await
+    }
+
+    async fn event(&self, obj: &K, warning: bool, reason: &str, action: &str, note: String) {
+        self.ctx.event(obj, warning, reason, action, note).await;
+    }
+}
+
+/// Bounds kube-runtime puts on a controlled kind: a namespaced, serializable managed kind.
+pub trait Watched:
+    ManagedKind
+    + kube::Resource<Scope = NamespaceResourceScope>
+    + Serialize
+    + DeserializeOwned
+    + Clone
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: ManagedKind
+        + kube::Resource<Scope = NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+async fn apply<K: Watched>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action, Error> {
+    let mut obj = obj.as_ref().clone();
+    ctx.memo.refresh(&mut obj);
+    let effects = KubeEffects::new(ctx, api);
+    if obj.management().paused {
+        return lifecycle::record_paused(&mut obj, &effects).await;
+    }
+    let tenants = ctx.tenants.state();
+    let claims = K::store(ctx).state();
+    let env = Env {
+        tenants: &tenants,
+        claims: &claims,
+        timing: &ctx.timing,
+    };
+    let actuator = K::actuator(ctx);
+    lifecycle::apply(&mut obj, &env, actuator.as_ref(), &effects).await
+}
+
+async fn cleanup<K: Watched>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action, Error> {
+    let mut obj = obj.as_ref().clone();
+    ctx.memo.refresh(&mut obj);
+    let effects = KubeEffects::new(ctx, api);
+    let tenants = ctx.tenants.state();
+    let claims = K::store(ctx).state();
+    let env = Env {
+        tenants: &tenants,
+        claims: &claims,
+        timing: &ctx.timing,
+    };
+    let actuator = K::actuator(ctx);
+    lifecycle::cleanup(&mut obj, &env, actuator.as_ref(), &effects).await
+}
+
+/// Reconciles one object of kind `K`.
+pub async fn reconcile<K: Watched>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_ready().await;
+    let _timer = ctx.metrics.reconcile_started(K::NAME);
+    let namespace = obj.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", controller = K::NAME, namespace = %namespace, name = %obj.name_any(), generation = field::Empty);
+    if let Some(g) = obj.meta().generation {
+        span.record("generation", g);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let uid = obj.uid().unwrap_or_default();
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let result = finalizer(&api, K::FINALIZER, obj, |event| async {
+        match event {
+            finalizer::Event::Apply(o) => apply(o, &ctx, &api).await,
+            finalizer::Event::Cleanup(o) => cleanup(o, &ctx, &api).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_ok() {
+        ctx.backoff.reset(&uid);
+        if deleting {
+            ctx.memo.forget(&uid);
+        }
+    }
+    result
+}
+
+/// Terminal errors wait for a change (the platform's refusals retry slowly); transient ones
+/// back off per object with jitter; running platform operations are polled.
+pub fn error_policy<K: Watched>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(K::NAME, error.metric_label());
+    tracing::warn!(controller = K::NAME, name = %obj.name_any(), error = %error, "reconcile failed");
+    match error.inner() {
+        Error::ProviderTerminal(_) => Action::requeue(ctx.timing.resync),
+        e if e.is_terminal() => Action::await_change(),
+        Error::Pending(_) => Action::requeue(ctx.timing.poll),
+        _ => Action::requeue(ctx.backoff.next_delay(&obj.uid().unwrap_or_default())),
+    }
+}
+
+/// The controller of kind `K` over every namespace, before its own watches are added.
+pub fn controller<K: Watched>(client: &Client) -> Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+}
+
+/// Adds the watches every kind has (Tenants, which decide ownership and rules) and the kind's
+/// own, then runs the controller until shutdown.
+pub async fn run<K: Watched>(controller: Controller<K>, ctx: Arc<Context>) {
+    let store = controller.store();
+    let controller = controller.watches(
+        Api::<Tenant>::all(ctx.client.clone()),
+        watcher::Config::default(),
+        move |tenant| kit::in_tenant_namespaces(&store, &tenant),
+    );
+    let controller = K::watches(controller, &ctx);
+    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
+    controller
+        .with_config(config)
+        .shutdown_on_signal()
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(controller = K::NAME, error = %e, "reconcile ended with an error");
+            }
+        })
+        .await;
+}

@@ -345,3 +345,221 @@ impl Tx<'_> {
         Ok(rec.job.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use suido_provider::{OperationState, RecoveryPointKind as K};
+
+    use super::*;
+    use crate::world::testkit::{at, instant, server_spec, t0, token};
+
+    const HOUR: i64 = 3600;
+
+    fn spec(server: &str, mode: BackupModeKind, generations: u32) -> BackupJobSpec {
+        BackupJobSpec {
+            name: "hourly".into(),
+            server_id: server.into(),
+            scope: BackupScopeKind::Image,
+            schedule: "0 * * * *".into(),
+            time_zone: "UTC".into(),
+            generations,
+            mode,
+            merge_schedule: None,
+        }
+    }
+
+    /// A world with a running server and one job of `spec` registered at `t0` (on the hour).
+    fn job(spec_of: impl FnOnce(&str) -> BackupJobSpec) -> (World, String, String) {
+        let rules = instant();
+        let mut world = World::default();
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let srv = tx
+            .create_server(token("s"), Tags::new(), server_spec("1CPU-2GB"))
+            .map(|(op, _)| op.resource_id)
+            .unwrap_or_default();
+        let job = tx
+            .create::<BackupFamily>(token("j"), Tags::new(), spec_of(&srv))
+            .map(|(op, _)| op.resource_id)
+            .unwrap_or_default();
+        (world, srv, job)
+    }
+
+    fn tick(world: &mut World, secs: i64) -> usize {
+        let rules = instant();
+        Tx::new(world, at(secs), &rules).tick()
+    }
+
+    fn kinds(world: &World, job: &str) -> Vec<K> {
+        world.backup_jobs[job]
+            .job
+            .recovery_points
+            .iter()
+            .map(|p| p.kind)
+            .collect()
+    }
+
+    fn times(world: &World, job: &str) -> Vec<Timestamp> {
+        world.backup_jobs[job]
+            .job
+            .recovery_points
+            .iter()
+            .map(|p| p.taken_at)
+            .collect()
+    }
+
+    #[test]
+    fn full_backups_keep_exactly_the_generations() {
+        let (mut world, _, job) = job(|s| spec(s, BackupModeKind::Full, 3));
+        assert_eq!(world.backup_jobs[&job].job.next_run, Some(at(HOUR)));
+        assert_eq!(world.next_wake(), Some(at(HOUR)));
+        assert_eq!(tick(&mut world, HOUR - 1), 0);
+        for k in 1..=5 {
+            assert_eq!(tick(&mut world, k * HOUR), 1, "run {k}");
+        }
+        assert_eq!(kinds(&world, &job), [K::Full, K::Full, K::Full]);
+        assert_eq!(
+            times(&world, &job),
+            [at(5 * HOUR), at(4 * HOUR), at(3 * HOUR)]
+        );
+        let j = &world.backup_jobs[&job].job;
+        assert_eq!(j.last_run, Some(at(5 * HOUR)));
+        assert_eq!(j.next_run, Some(at(6 * HOUR)));
+        assert!(j.recovery_points.iter().all(|p| p.size_gb == 40));
+    }
+
+    #[test]
+    fn incrementals_merge_the_oldest_into_the_full_one_after_each_backup() {
+        let (mut world, _, job) = job(|s| spec(s, BackupModeKind::Incremental, 3));
+        tick(&mut world, HOUR);
+        assert_eq!(kinds(&world, &job), [K::Full]);
+        tick(&mut world, 2 * HOUR);
+        tick(&mut world, 3 * HOUR);
+        assert_eq!(
+            kinds(&world, &job),
+            [K::Incremental, K::Incremental, K::Full]
+        );
+        for k in 4..=6 {
+            tick(&mut world, k * HOUR);
+            assert_eq!(
+                kinds(&world, &job),
+                [K::Incremental, K::Incremental, K::Full],
+                "after run {k}"
+            );
+        }
+        // The full point is now the one of run 4 (runs 1 to 3 merged into it), at its size.
+        assert_eq!(
+            times(&world, &job),
+            [at(6 * HOUR), at(5 * HOUR), at(4 * HOUR)]
+        );
+        let points = &world.backup_jobs[&job].job.recovery_points;
+        assert_eq!((points[0].size_gb, points[2].size_gb), (2, 40));
+    }
+
+    #[test]
+    fn with_a_merge_schedule_merges_wait_for_it() {
+        let (mut world, _, job) = job(|s| BackupJobSpec {
+            merge_schedule: Some("0 0 * * *".into()),
+            ..spec(s, BackupModeKind::Incremental, 2)
+        });
+        // t0 is 08:00 UTC; runs at 09:00 to 12:00 pile up.
+        for k in 1..=4 {
+            tick(&mut world, k * HOUR);
+        }
+        assert_eq!(kinds(&world, &job).len(), 4);
+        let midnight = 16 * HOUR;
+        assert_eq!(world.backup_jobs[&job].next_merge, Some(at(midnight)));
+        // Midnight: the run missed since 12:00 is made up once, then the merge trims to 2.
+        assert_eq!(tick(&mut world, midnight), 1);
+        assert_eq!(kinds(&world, &job), [K::Incremental, K::Full]);
+        assert_eq!(times(&world, &job), [at(midnight), at(4 * HOUR)]);
+        assert_eq!(
+            world.backup_jobs[&job].next_merge,
+            Some(at(midnight + 24 * HOUR))
+        );
+    }
+
+    #[test]
+    fn missed_runs_are_made_up_once_for_the_latest_time() {
+        let (mut world, _, job) = job(|s| spec(s, BackupModeKind::Full, 10));
+        assert_eq!(tick(&mut world, 5 * HOUR + 600), 1);
+        assert_eq!(times(&world, &job), [at(5 * HOUR)]);
+        assert_eq!(world.backup_jobs[&job].job.next_run, Some(at(6 * HOUR)));
+        assert_eq!(tick(&mut world, 5 * HOUR + 900), 0);
+    }
+
+    #[test]
+    fn runs_fail_for_a_stopped_server_and_when_injected() -> ProviderResult<()> {
+        let (mut world, srv, job) = job(|s| spec(s, BackupModeKind::Full, 3));
+        let rules = instant();
+        Tx::new(&mut world, t0(), &rules).stop_server(&srv)?;
+        tick(&mut world, HOUR);
+        let j = &world.backup_jobs[&job].job;
+        assert!(j.recovery_points.is_empty());
+        assert_eq!(j.failures[0].at, at(HOUR));
+        assert!(j.failures[0].reason.contains("Stopped"), "{:?}", j.failures);
+        Tx::new(&mut world, at(HOUR), &rules).start_server(&srv)?;
+        Tx::new(&mut world, at(HOUR), &rules).fail_backup_runs(&job, 2)?;
+        for k in 2..=4 {
+            tick(&mut world, k * HOUR);
+        }
+        let j = &world.backup_jobs[&job].job;
+        assert_eq!(times(&world, &job), [at(4 * HOUR)]);
+        assert_eq!(j.failures.len(), 3);
+        assert!(j.failures[0].reason.contains("injected") && j.failures[0].at == at(3 * HOUR));
+        // Failures are bounded, newest first.
+        Tx::new(&mut world, at(4 * HOUR), &rules).fail_backup_runs(&job, 20)?;
+        for k in 5..=20 {
+            tick(&mut world, k * HOUR);
+        }
+        let j = &world.backup_jobs[&job].job;
+        assert_eq!(j.failures.len(), MAX_FAILURES);
+        assert_eq!(j.failures[0].at, at(20 * HOUR));
+        Ok(())
+    }
+
+    #[test]
+    fn specs_are_checked_by_field_and_updates_trim_the_points() -> ProviderResult<()> {
+        let (mut world, srv, job) = job(|s| spec(s, BackupModeKind::Full, 5));
+        let rules = instant();
+        for (bad, expected) in [
+            (
+                BackupJobSpec {
+                    schedule: "0 2 * *".into(),
+                    ..spec(&srv, BackupModeKind::Full, 3)
+                },
+                "spec.schedule",
+            ),
+            (
+                BackupJobSpec {
+                    time_zone: "Asia/Atlantis".into(),
+                    ..spec(&srv, BackupModeKind::Full, 3)
+                },
+                "spec.timeZone",
+            ),
+            (spec(&srv, BackupModeKind::Full, 0), "spec.generations 0"),
+            (
+                BackupJobSpec {
+                    merge_schedule: Some("0 0 * * *".into()),
+                    ..spec(&srv, BackupModeKind::Full, 3)
+                },
+                "spec.mergeSchedule is only for mode Incremental",
+            ),
+            (spec("srv-999999", BackupModeKind::Full, 3), "spec.serverId"),
+        ] {
+            let err = Tx::new(&mut world, t0(), &rules)
+                .create::<BackupFamily>(token("x"), Tags::new(), bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expected), "{err} / {expected}");
+        }
+        for k in 1..=5 {
+            tick(&mut world, k * HOUR);
+        }
+        let op = Tx::new(&mut world, at(5 * HOUR), &rules)
+            .update::<BackupFamily>(&job, spec(&srv, BackupModeKind::Full, 2))?;
+        assert_eq!(world.operation(&op.id)?.state, OperationState::Succeeded);
+        assert_eq!(times(&world, &job), [at(5 * HOUR), at(4 * HOUR)]);
+        Ok(())
+    }
+}

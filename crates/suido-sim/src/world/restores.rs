@@ -310,3 +310,229 @@ impl Tx<'_> {
         Ok(new_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use suido_provider::{
+        BackupJobSpec, BackupModeKind, DiskSpec, OperationState, SnapshotSpec, VolumePlan,
+        VolumeSpec, VolumeState,
+    };
+
+    use super::*;
+    use crate::world::testkit::{at, instant, server_spec, t0, tenant, token};
+
+    /// A stopped server of tenant `a` with a data disk, an attached volume and a snapshot.
+    fn setup(world: &mut World) -> (String, String, String) {
+        let rules = instant();
+        let mut tx = Tx::new(world, t0(), &rules);
+        let mut spec = server_spec("2CPU-8GB");
+        spec.disks = vec![DiskSpec {
+            name: "data".into(),
+            size_gb: 100,
+        }];
+        let mut tags = tenant("a");
+        tags.insert("suido.dev/uid".into(), "u-1".into());
+        let srv = tx
+            .create_server(token("s"), tags, spec)
+            .map(|(op, _)| op.resource_id)
+            .unwrap_or_default();
+        let vol = tx
+            .create_volume(
+                token("v"),
+                tenant("a"),
+                VolumeSpec {
+                    name: "v".into(),
+                    plan: VolumePlan::Iops2PerGb,
+                    size_gb: 100,
+                },
+            )
+            .map(|(op, _)| op.resource_id)
+            .unwrap_or_default();
+        let _ = tx.attach_volume(&vol, &srv);
+        let _ = tx.stop_server(&srv);
+        let snap = tx
+            .create::<SnapshotFamily>(
+                token("p"),
+                tenant("a"),
+                SnapshotSpec {
+                    name: "p".into(),
+                    server_id: srv.clone(),
+                },
+            )
+            .map(|(op, _)| op.resource_id)
+            .unwrap_or_default();
+        (srv, vol, snap)
+    }
+
+    fn system_from(server: &str, snapshot: &str) -> RestoreSpec {
+        RestoreSpec {
+            server_id: server.into(),
+            kind: RestoreKind::System,
+            source: RestoreSourceSpec::Snapshot {
+                snapshot_id: snapshot.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_system_restore_replaces_the_server_and_keeps_its_tags() -> ProviderResult<()> {
+        let mut rules = instant();
+        let mut world = World::default();
+        let (srv, vol, snap) = setup(&mut world);
+        let old = world.server(&srv)?.server.clone();
+        rules.service_durations.restore_ms = 1000;
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let op = tx
+            .create::<RestoreFamily>(token("r"), tenant("a"), system_from(&srv, &snap))?
+            .0;
+        assert_eq!(world.server(&srv)?.server.operation.as_ref(), Some(&op.id));
+        assert_eq!(world.restores[&op.resource_id].state, RestoreState::Running);
+        Tx::new(&mut world, at(1), &rules).tick();
+        assert_eq!(world.operation(&op.id)?.state, OperationState::Succeeded);
+        let restore = &world.restores[&op.resource_id];
+        assert_eq!(restore.state, RestoreState::Succeeded);
+        assert_eq!(restore.finished_at, Some(at(1)));
+        let new_id = restore.new_server_id.clone().unwrap_or_default();
+        assert!(
+            world.server(&srv).is_err(),
+            "the pre-restore server is deleted"
+        );
+        let new = &world.server(&new_id)?.server;
+        assert_ne!(new.id, old.id);
+        assert_eq!(new.tags, old.tags);
+        assert_eq!((new.name.as_str(), new.size), (old.name.as_str(), old.size));
+        assert_eq!(new.disks.len(), 1);
+        assert_eq!(new.state, ServerState::Running);
+        assert_eq!(world.snapshots[&snap].server_id, new_id);
+        let v = world.volume(&vol)?;
+        assert_eq!(
+            (v.state, v.attached_to.clone()),
+            (VolumeState::Available, None)
+        );
+        // A finished restore's record is removed at once; the snapshot can go now too.
+        let mut tx = Tx::new(&mut world, at(1), &rules);
+        let del = tx.delete::<RestoreFamily>(&op.resource_id)?;
+        assert_eq!(del.state, OperationState::Succeeded);
+        assert!(world.restores.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn sources_must_belong_to_the_server() -> ProviderResult<()> {
+        let mut rules = instant();
+        let mut world = World::default();
+        let (srv, _, snap) = setup(&mut world);
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let other = tx
+            .create_server(token("o"), tenant("a"), server_spec("1CPU-2GB"))?
+            .0
+            .resource_id;
+        let job = tx
+            .create::<BackupFamily>(
+                token("j"),
+                tenant("a"),
+                BackupJobSpec {
+                    name: "j".into(),
+                    server_id: other.clone(),
+                    scope: BackupScopeKind::DataOnly,
+                    schedule: "0 * * * *".into(),
+                    time_zone: "UTC".into(),
+                    generations: 2,
+                    mode: BackupModeKind::Full,
+                    merge_schedule: None,
+                },
+            )?
+            .0
+            .resource_id;
+        tx.run_backup(&job, t0());
+        let point = world.backup_jobs[&job].job.recovery_points[0].id.clone();
+        let data = |paths: Vec<&str>| RestoreKind::Data {
+            paths: paths.into_iter().map(String::from).collect(),
+        };
+        let from_point = |server: &str, kind: RestoreKind, point: &str| RestoreSpec {
+            server_id: server.into(),
+            kind,
+            source: RestoreSourceSpec::RecoveryPoint {
+                job_id: job.clone(),
+                point_id: point.into(),
+            },
+        };
+        let cases = [
+            (
+                system_from(&other, &snap),
+                "spec.source.snapshotId",
+                "invalid_request",
+            ),
+            (
+                from_point(&srv, RestoreKind::System, &point),
+                "spec.source.jobId",
+                "invalid_request",
+            ),
+            (
+                from_point(&other, data(vec!["/srv"]), "rp-9"),
+                "spec.source.pointId",
+                "invalid_request",
+            ),
+            (
+                from_point(&other, RestoreKind::System, &point),
+                "needs an Image backup",
+                "invalid_request",
+            ),
+            (
+                from_point(&other, data(vec!["relative"]), &point),
+                "spec.kind.paths[0]",
+                "invalid_request",
+            ),
+            (
+                from_point(&srv, data(vec!["/srv"]), &point),
+                "must be Running",
+                "failed_precondition",
+            ),
+        ];
+        for (spec, expected, label) in cases {
+            let err = Tx::new(&mut world, t0(), &rules)
+                .create::<RestoreFamily>(token("r"), tenant("a"), spec)
+                .err();
+            let Some(err) = err else {
+                panic!("accepted; expected {expected}");
+            };
+            assert_eq!(err.label(), label, "{err}");
+            assert!(err.message().contains(expected), "{err} / {expected}");
+        }
+        // Another tenant's snapshot "does not exist".
+        let err = Tx::new(&mut world, t0(), &rules)
+            .create::<RestoreFamily>(token("r"), tenant("b"), system_from(&srv, &snap))
+            .err();
+        assert!(err.is_some_and(|e| e.message().contains("does not exist")));
+        // A data restore of the other server works and leaves it as it was.
+        rules.service_durations.restore_ms = 1000;
+        let mut tx = Tx::new(&mut world, t0(), &rules);
+        let op = tx
+            .create::<RestoreFamily>(
+                token("d"),
+                tenant("a"),
+                from_point(&other, data(vec!["/srv"]), &point),
+            )?
+            .0;
+        assert_eq!(
+            tx.delete::<RestoreFamily>(&op.resource_id)
+                .err()
+                .map(|e| e.label()),
+            Some("conflict"),
+            "a running restore cannot be cancelled"
+        );
+        assert_eq!(
+            tx.delete::<BackupFamily>(&job).err().map(|e| e.label()),
+            Some("conflict"),
+            "a job being restored from stays"
+        );
+        Tx::new(&mut world, at(1), &rules).tick();
+        let restore = &world.restores[&op.resource_id];
+        assert_eq!(
+            (restore.state, restore.new_server_id.clone()),
+            (RestoreState::Succeeded, None)
+        );
+        assert_eq!(world.server(&other)?.server.operation, None);
+        Ok(())
+    }
+}

@@ -384,13 +384,15 @@ impl Tx<'_> {
     ) -> ProviderResult<(Operation, bool)> {
         let family = K::FAMILY;
         check_tags(&tags)?;
-        K::validate(self, &tags, &spec, None)?;
         let fingerprint = serde_json::to_string(&(&tags, &spec))
             .map_err(|e| ProviderError::invalid(e.to_string()))?;
         let key = format!("{}:{token}", family.store_prefix());
+        // A replay first: the checks against the rest of the platform (a VRRP group in use, a
+        // server that must be stopped) would otherwise refuse what the first create made.
         if let Some(op) = self.replay(&key, &fingerprint, family.noun())? {
             return Ok((op, false));
         }
+        K::validate(self, &tags, &spec, None)?;
         let in_scope = |w: &World, tenant: &Option<String>| {
             K::table(w)
                 .values()

@@ -190,6 +190,15 @@ mod tests {
         assert_eq!((snap.state, snap.size_gb), (ResourceState::Available, 40));
         assert_eq!(snap.taken_at, Some(at(1)));
         assert_eq!(world.server(&srv)?.server.operation, None);
+        // A replay of the create is answered although the server runs again by now.
+        let mut tx = Tx::new(&mut world, at(1), &rules);
+        tx.start_server(&srv)?;
+        let spec = SnapshotSpec {
+            name: "before-upgrade".into(),
+            server_id: srv.clone(),
+        };
+        let (replay, new) = tx.create::<SnapshotFamily>(token("p"), Tags::new(), spec)?;
+        assert_eq!((replay.id, new), (op.id, false));
         Ok(())
     }
 }

@@ -253,10 +253,7 @@ impl Tx<'_> {
         id: Option<&str>,
     ) -> ProviderResult<()> {
         for (i, b) in spec.backends.iter().enumerate() {
-            let visible = self.world.servers.get(&b.server_id).is_some_and(|r| {
-                r.server.state != ServerState::Deleting && self.same_tenant(tags, &r.server.tags)
-            });
-            if !visible {
+            if !self.server_visible(tags, &b.server_id) {
                 return Err(no_such(
                     &format!("spec.backends[{i}].serverId"),
                     "server",

@@ -114,34 +114,35 @@ enum AdminCommand {
 
 /// Options of `suido sim admin traffic`: one target, and the counters of its kind.
 #[derive(Debug, clap::Args)]
-#[group(id = "target", required = true, multiple = false, args = ["waf", "ips", "smtp"])]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(false))]
 struct TrafficArgs {
     /// Id of a WAF (with --inspected and --blocked).
-    #[arg(long)]
+    #[arg(long, group = "target")]
     waf: Option<String>,
     /// Id of an IDS/IPS (with --alerts and --drops).
-    #[arg(long)]
+    #[arg(long, group = "target")]
     ips: Option<String>,
     /// Id of an SMTP relay (with --accepted and --rejected).
-    #[arg(long)]
+    #[arg(long, group = "target")]
     smtp: Option<String>,
     /// WAF requests inspected.
-    #[arg(long, requires = "waf")]
+    #[arg(long, conflicts_with_all = ["ips", "smtp"])]
     inspected: Option<u64>,
     /// WAF requests blocked.
-    #[arg(long, requires = "waf")]
+    #[arg(long, conflicts_with_all = ["ips", "smtp"])]
     blocked: Option<u64>,
     /// IDS/IPS alerts.
-    #[arg(long, requires = "ips")]
+    #[arg(long, conflicts_with_all = ["waf", "smtp"])]
     alerts: Option<u64>,
     /// IDS/IPS drops.
-    #[arg(long, requires = "ips")]
+    #[arg(long, conflicts_with_all = ["waf", "smtp"])]
     drops: Option<u64>,
     /// SMTP messages accepted.
-    #[arg(long, requires = "smtp")]
+    #[arg(long, conflicts_with_all = ["waf", "ips"])]
     accepted: Option<u64>,
     /// SMTP messages rejected.
-    #[arg(long, requires = "smtp")]
+    #[arg(long, conflicts_with_all = ["waf", "ips"])]
     rejected: Option<u64>,
 }
 

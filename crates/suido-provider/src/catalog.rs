@@ -1,5 +1,6 @@
-//! The platform's fixed menus (service specification tables 2-2, 2-5, 2-12 and the RDS SAL
-//! counts), shared by the providers and the simulator for validation.
+//! The platform's fixed menus (service specification tables 2-2, 2-5, 2-12, the RDS SAL
+//! counts and the load balancer throughputs), shared by the providers and the simulator for
+//! validation.
 
 use crate::types::{OperatingSystem, ServerSize};
 
@@ -33,6 +34,9 @@ pub const DATA_DISK_SIZES_GB: [u32; 9] = [40, 80, 100, 300, 500, 1000, 2000, 300
 
 /// Sizes of the block storage menu (table 2-12), in GB, for both plans.
 pub const VOLUME_SIZES_GB: [u32; 8] = [100, 250, 500, 1000, 2000, 4000, 8000, 12000];
+
+/// Maximum throughputs of the load balancer menu, in Mbps.
+pub const LB_THROUGHPUT_MBPS: [u32; 3] = [50, 200, 1000];
 
 /// Remote Desktop (RDS SAL) licence counts that can be ordered with Windows Server.
 pub const RDS_LICENSE_COUNTS: [u32; 4] = [10, 30, 50, 100];

@@ -10,8 +10,12 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 pub enum TerminalKind {
     /// The request is malformed or asks for something the platform does not offer.
     InvalidRequest,
-    /// The request would exceed a quota (servers, vCPUs or volume GB).
+    /// The request would exceed a quota (servers, vCPUs, volume GB, or a count of a family).
     QuotaExceeded,
+    /// A resource the request depends on is not in the state the platform requires (a snapshot
+    /// needs its server `Stopped`). The platform does nothing about it by itself: the request
+    /// only succeeds once the caller (or the tenant) has changed that state.
+    FailedPrecondition,
 }
 
 impl TerminalKind {
@@ -20,6 +24,7 @@ impl TerminalKind {
         match self {
             TerminalKind::InvalidRequest => "invalid_request",
             TerminalKind::QuotaExceeded => "quota_exceeded",
+            TerminalKind::FailedPrecondition => "failed_precondition",
         }
     }
 }
@@ -42,7 +47,9 @@ pub enum ProviderError {
         /// What went wrong.
         message: String,
     },
-    /// The request can never succeed as it is; retrying the same request is pointless.
+    /// The request can never succeed as it is; retrying the same request is pointless until
+    /// the caller changed something (the request, a quota, or the state of a resource it
+    /// depends on, for [`TerminalKind::FailedPrecondition`]).
     #[error("{kind}: {message}")]
     Terminal {
         /// Why.
@@ -90,6 +97,15 @@ impl ProviderError {
         }
     }
 
+    /// A terminal failed-precondition error: the message names the resource, the state it is
+    /// in and the state it must be in.
+    pub fn precondition(message: impl Into<String>) -> Self {
+        ProviderError::Terminal {
+            kind: TerminalKind::FailedPrecondition,
+            message: message.into(),
+        }
+    }
+
     /// A [`ProviderError::NotFound`] error.
     pub fn not_found(message: impl Into<String>) -> Self {
         ProviderError::NotFound {
@@ -110,13 +126,14 @@ impl ProviderError {
         matches!(self, ProviderError::Transient { .. })
     }
 
-    /// Whether the request can never succeed as it is.
+    /// Whether the request can never succeed as it is (including a failed precondition, which
+    /// waits for the caller to change the state of a resource).
     pub fn is_terminal(&self) -> bool {
         matches!(self, ProviderError::Terminal { .. })
     }
 
     /// Stable label for metrics: `transient`, `invalid_request`, `quota_exceeded`,
-    /// `not_found` or `conflict`.
+    /// `failed_precondition`, `not_found` or `conflict`.
     pub fn label(&self) -> &'static str {
         match self {
             ProviderError::Transient { .. } => "transient",
@@ -156,6 +173,12 @@ mod tests {
                 false,
                 true,
                 "quota_exceeded",
+            ),
+            (
+                ProviderError::precondition("server srv-1 must be Stopped; it is Running"),
+                false,
+                true,
+                "failed_precondition",
             ),
             (ProviderError::not_found("srv-1"), false, false, "not_found"),
             (ProviderError::conflict("busy"), false, false, "conflict"),

@@ -1,8 +1,10 @@
 //! Provider traits for the shared platform's IaaS APIs, and the plain domain types they use.
 //!
-//! Controllers hold `Arc<dyn ComputeProvider>`, `Arc<dyn BlockStorageProvider>` and
-//! `Arc<dyn HealthProvider>` (or one `Arc<dyn Platform>`), so the traits are object safe
-//! (through `async-trait`). This crate knows nothing of Kubernetes: mapping from the CRD types
+//! Controllers hold `Arc<dyn ComputeProvider>`, `Arc<dyn BlockStorageProvider>`,
+//! `Arc<dyn HealthProvider>`, one of the service-family traits (`LoadBalancerProvider`,
+//! `WafProvider`, `IntrusionPreventionProvider`, `SmtpRelayProvider`, `BackupProvider`,
+//! `SnapshotProvider`, `RestoreProvider`), or one `Arc<dyn Platform>`, so the traits are object
+//! safe (through `async-trait`). This crate knows nothing of Kubernetes: mapping from the CRD types
 //! happens in the controllers.
 //!
 //! Every long-running call returns an [`Operation`] whose id can be polled with
@@ -13,9 +15,20 @@
 
 pub mod catalog;
 pub mod error;
+pub mod network;
+pub mod operation;
+pub mod protection;
+pub mod resource;
 pub mod traits;
 pub mod types;
 
 pub use error::{ProviderError, ProviderResult, TerminalKind};
-pub use traits::{BlockStorageProvider, ComputeProvider, HealthProvider, Operations, Platform};
+pub use network::*;
+pub use protection::*;
+pub use resource::ResourceState;
+pub use traits::{
+    BackupProvider, BlockStorageProvider, ComputeProvider, HealthProvider,
+    IntrusionPreventionProvider, LoadBalancerProvider, Operations, Platform, RestoreProvider,
+    SmtpRelayProvider, SnapshotProvider, WafProvider,
+};
 pub use types::*;

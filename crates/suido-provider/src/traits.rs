@@ -4,10 +4,20 @@
 //! Mutating calls return an [`Operation`] at once; the work finishes later and is followed with
 //! [`Operations::get_operation`]. Policy (vendor-only features, when a stop is allowed) is the
 //! controllers' business; providers only report what the platform says.
+//!
+//! The service families (load balancers, WAF, IDS/IPS, SMTP relays, backup jobs, snapshots,
+//! restores) follow one pattern: `create_*` is idempotent by client token like
+//! [`ComputeProvider::create_server`], `list_*` returns the resources carrying every pair of the
+//! selector, `update_*` applies a whole new spec, and `delete_*` of a resource already being
+//! deleted returns the delete in progress.
 
 use async_trait::async_trait;
 
 use crate::error::ProviderResult;
+use crate::network::{
+    Ips, IpsSpec, LoadBalancer, LoadBalancerSpec, SmtpRelay, SmtpRelaySpec, Waf, WafSpec,
+};
+use crate::protection::{BackupJob, BackupJobSpec, Restore, RestoreSpec, Snapshot, SnapshotSpec};
 use crate::types::{
     ClientToken, ConsoleAccess, DiskSpec, MonitoringSettings, Operation, Server, ServerHealth,
     ServerSize, ServerSpec, Tags, Volume, VolumeSpec,
@@ -108,10 +118,204 @@ pub trait HealthProvider: Send + Sync {
     async fn server_health(&self, id: &str) -> ProviderResult<ServerHealth>;
 }
 
-/// Everything a platform offers, for callers that want one handle (`Arc<dyn Platform>`).
-pub trait Platform: ComputeProvider + BlockStorageProvider + HealthProvider {}
+/// Load balancers (service 12).
+#[async_trait]
+pub trait LoadBalancerProvider: Operations {
+    /// Builds a load balancer. Idempotent by `token`. The platform refuses a VRRP group id
+    /// already used on the segment and backends that do not exist.
+    async fn create_load_balancer(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &LoadBalancerSpec,
+    ) -> ProviderResult<Operation>;
 
-impl<T: ComputeProvider + BlockStorageProvider + HealthProvider> Platform for T {}
+    /// One load balancer, with the health of its backends as of now.
+    async fn get_load_balancer(&self, id: &str) -> ProviderResult<LoadBalancer>;
+
+    /// The load balancers carrying every pair of `selector`.
+    async fn list_load_balancers(&self, selector: &Tags) -> ProviderResult<Vec<LoadBalancer>>;
+
+    /// Applies a whole new spec.
+    async fn update_load_balancer(
+        &self,
+        id: &str,
+        spec: &LoadBalancerSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// Deletes a load balancer.
+    async fn delete_load_balancer(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// WAF instances (service 6).
+#[async_trait]
+pub trait WafProvider: Operations {
+    /// Builds a WAF. Idempotent by `token`.
+    async fn create_waf(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &WafSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One WAF, with its counters.
+    async fn get_waf(&self, id: &str) -> ProviderResult<Waf>;
+
+    /// The WAFs carrying every pair of `selector`.
+    async fn list_wafs(&self, selector: &Tags) -> ProviderResult<Vec<Waf>>;
+
+    /// Applies a whole new spec.
+    async fn update_waf(&self, id: &str, spec: &WafSpec) -> ProviderResult<Operation>;
+
+    /// Deletes a WAF.
+    async fn delete_waf(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// IDS/IPS (service 15).
+#[async_trait]
+pub trait IntrusionPreventionProvider: Operations {
+    /// Builds an IDS/IPS. Idempotent by `token`.
+    async fn create_ips(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &IpsSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One IDS/IPS, with its counters.
+    async fn get_ips(&self, id: &str) -> ProviderResult<Ips>;
+
+    /// The IDS/IPS carrying every pair of `selector`.
+    async fn list_ips(&self, selector: &Tags) -> ProviderResult<Vec<Ips>>;
+
+    /// Applies a whole new spec.
+    async fn update_ips(&self, id: &str, spec: &IpsSpec) -> ProviderResult<Operation>;
+
+    /// Deletes an IDS/IPS.
+    async fn delete_ips(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// Outbound SMTP relays (service 14).
+#[async_trait]
+pub trait SmtpRelayProvider: Operations {
+    /// Sets up a relay. Idempotent by `token`.
+    async fn create_smtp_relay(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &SmtpRelaySpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One relay, with its endpoint and counters.
+    async fn get_smtp_relay(&self, id: &str) -> ProviderResult<SmtpRelay>;
+
+    /// The relays carrying every pair of `selector`.
+    async fn list_smtp_relays(&self, selector: &Tags) -> ProviderResult<Vec<SmtpRelay>>;
+
+    /// Applies a whole new spec.
+    async fn update_smtp_relay(&self, id: &str, spec: &SmtpRelaySpec) -> ProviderResult<Operation>;
+
+    /// Deletes a relay.
+    async fn delete_smtp_relay(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// Image backup jobs (service 5, ArcserveUDP). The platform runs them on their schedule.
+#[async_trait]
+pub trait BackupProvider: Operations {
+    /// Registers a backup job. Idempotent by `token`.
+    async fn create_backup_job(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &BackupJobSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One job, with its recovery points and last failures.
+    async fn get_backup_job(&self, id: &str) -> ProviderResult<BackupJob>;
+
+    /// The jobs carrying every pair of `selector`.
+    async fn list_backup_jobs(&self, selector: &Tags) -> ProviderResult<Vec<BackupJob>>;
+
+    /// Applies new settings; the recovery points are kept (and trimmed to the new generations).
+    async fn update_backup_job(&self, id: &str, spec: &BackupJobSpec) -> ProviderResult<Operation>;
+
+    /// Deletes a job and its recovery points.
+    async fn delete_backup_job(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// Snapshots of stopped servers (service 13). There is no update: take a new one.
+#[async_trait]
+pub trait SnapshotProvider: Operations {
+    /// Takes a snapshot. Idempotent by `token`. Refused with
+    /// [`TerminalKind::FailedPrecondition`](crate::TerminalKind::FailedPrecondition) unless the
+    /// server is stopped.
+    async fn create_snapshot(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &SnapshotSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One snapshot.
+    async fn get_snapshot(&self, id: &str) -> ProviderResult<Snapshot>;
+
+    /// The snapshots carrying every pair of `selector`.
+    async fn list_snapshots(&self, selector: &Tags) -> ProviderResult<Vec<Snapshot>>;
+
+    /// Deletes a snapshot and its image.
+    async fn delete_snapshot(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// Data and system restores.
+#[async_trait]
+pub trait RestoreProvider: Operations {
+    /// Starts a restore. Idempotent by `token`. A system restore deletes the server and builds
+    /// a new one with its spec and tags; [`Restore::new_server_id`] names it.
+    async fn create_restore(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        spec: &RestoreSpec,
+    ) -> ProviderResult<Operation>;
+
+    /// One restore.
+    async fn get_restore(&self, id: &str) -> ProviderResult<Restore>;
+
+    /// The restores carrying every pair of `selector`.
+    async fn list_restores(&self, selector: &Tags) -> ProviderResult<Vec<Restore>>;
+
+    /// Removes the record of a finished restore (a running one cannot be cancelled).
+    async fn delete_restore(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// Everything a platform offers, for callers that want one handle (`Arc<dyn Platform>`).
+pub trait Platform:
+    ComputeProvider
+    + BlockStorageProvider
+    + HealthProvider
+    + LoadBalancerProvider
+    + WafProvider
+    + IntrusionPreventionProvider
+    + SmtpRelayProvider
+    + BackupProvider
+    + SnapshotProvider
+    + RestoreProvider
+{
+}
+
+impl<T> Platform for T where
+    T: ComputeProvider
+        + BlockStorageProvider
+        + HealthProvider
+        + LoadBalancerProvider
+        + WafProvider
+        + IntrusionPreventionProvider
+        + SmtpRelayProvider
+        + BackupProvider
+        + SnapshotProvider
+        + RestoreProvider
+{
+}
 
 #[cfg(test)]
 mod tests {
@@ -127,5 +331,14 @@ mod tests {
         let health: Option<Arc<dyn HealthProvider>> = None;
         let platform: Option<Arc<dyn Platform>> = None;
         assert!(compute.is_none() && storage.is_none() && health.is_none() && platform.is_none());
+        let lb: Option<Arc<dyn LoadBalancerProvider>> = None;
+        let waf: Option<Arc<dyn WafProvider>> = None;
+        let ips: Option<Arc<dyn IntrusionPreventionProvider>> = None;
+        let smtp: Option<Arc<dyn SmtpRelayProvider>> = None;
+        let backup: Option<Arc<dyn BackupProvider>> = None;
+        let snapshot: Option<Arc<dyn SnapshotProvider>> = None;
+        let restore: Option<Arc<dyn RestoreProvider>> = None;
+        assert!(lb.is_none() && waf.is_none() && ips.is_none() && smtp.is_none());
+        assert!(backup.is_none() && snapshot.is_none() && restore.is_none());
     }
 }

@@ -1,14 +1,17 @@
 //! The simulated IaaS platform: the embedded default backend of Suido.
 //!
 //! [`Sim::start`] serves a small HTTP/JSON API (see `docs/sim.md`) on a loopback address, keeps
-//! its servers, volumes and operations in a redb database under the state directory (so a
-//! restart from the same directory finds them again, pending operations included), completes
-//! operations after configurable durations, enforces quotas, and injects faults. [`SimProvider`]
+//! its servers, volumes, service-family resources (load balancers, WAF, IDS/IPS, SMTP relays,
+//! backup jobs, snapshots, restores) and operations in a redb database under the state
+//! directory (so a restart from the same directory finds them again, pending operations and
+//! backup schedules included), completes operations after configurable durations, runs the
+//! backup jobs on their schedules, enforces quotas, and injects faults. [`SimProvider`]
 //! is the HTTP client implementing the `suido-provider` traits against it; [`SimAdmin`] drives
 //! the admin endpoints.
 
 mod client;
 pub mod config;
+mod cron;
 pub mod faults;
 mod server;
 mod store;
@@ -19,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use client::{SimAdmin, SimProvider};
-pub use config::{Durations, Limits, Quotas, Rules, SimConfig};
+pub use config::{Durations, Limits, Quotas, Rules, ServiceDurations, SimConfig};
 pub use faults::{FaultSettings, HostFailure};
 pub use server::{Sim, SimHandle};
 

@@ -1,5 +1,6 @@
-//! Durable state in an embedded redb database, one record per server, volume, operation and
-//! client token. Every commit is fsynced (redb's default `Durability::Immediate`).
+//! Durable state in an embedded redb database, one record per server, volume, service-family
+//! resource, operation and client token, plus the id counter and the clock offset. Every commit
+//! is fsynced (redb's default `Durability::Immediate`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::SimError;
-use crate::world::{OpRecord, ServerRecord, World};
+use crate::world::{Family, Kind, OpRecord, ServerRecord, World, with_kind};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 
@@ -16,9 +17,11 @@ const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 pub(crate) enum Key {
     Server(String),
     Volume(String),
+    Record(Family, String),
     Op(String),
     Token(String),
     NextId,
+    ClockOffset,
 }
 
 impl Key {
@@ -28,7 +31,9 @@ impl Key {
             Key::Volume(id) => format!("volume/{id}"),
             Key::Op(id) => format!("op/{id}"),
             Key::Token(t) => format!("token/{t}"),
+            Key::Record(family, id) => format!("{}/{id}", family.store_prefix()),
             Key::NextId => "meta/next_id".to_string(),
+            Key::ClockOffset => "meta/clock_offset_ms".to_string(),
         }
     }
 }
@@ -96,13 +101,26 @@ impl Store {
                 "meta" if id == "next_id" => {
                     world.next_id = serde_json::from_slice(bytes).map_err(corrupt)?;
                 }
-                _ => tracing::warn!(key, "skipping a record of an unknown kind"),
+                "meta" if id == "clock_offset_ms" => {
+                    world.clock_offset_ms = serde_json::from_slice(bytes).map_err(corrupt)?;
+                }
+                other => match Family::from_store_prefix(other) {
+                    Some(family) => with_kind!(family, K => {
+                        let rec = serde_json::from_slice(bytes).map_err(corrupt)?;
+                        K::table_mut(&mut world).insert(id.to_string(), rec);
+                    }),
+                    None => tracing::warn!(key, "skipping a record of an unknown kind"),
+                },
             }
         }
         tracing::info!(
             path = %self.path.display(),
             servers = world.servers.len(),
             volumes = world.volumes.len(),
+            services = Family::ALL
+                .iter()
+                .map(|f| with_kind!(*f, K => K::table(&world).len()))
+                .sum::<usize>(),
             operations = world.ops.len(),
             "sim state loaded"
         );
@@ -124,7 +142,11 @@ impl Store {
                     Key::Volume(id) => world.volumes.get(id).map(serde_json::to_vec),
                     Key::Op(id) => world.ops.get(id).map(serde_json::to_vec),
                     Key::Token(t) => world.tokens.get(t).map(serde_json::to_vec),
+                    Key::Record(family, id) => {
+                        with_kind!(*family, K => K::table(world).get(id).map(serde_json::to_vec))
+                    }
                     Key::NextId => Some(serde_json::to_vec(&world.next_id)),
+                    Key::ClockOffset => Some(serde_json::to_vec(&world.clock_offset_ms)),
                 };
                 let encoded = key.encode();
                 match value {

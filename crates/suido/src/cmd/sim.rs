@@ -14,7 +14,8 @@ use suido_sim::{FaultSettings, Rules, Sim, SimAdmin, SimConfig};
 pub enum Command {
     /// Serve the simulated platform on a loopback address until interrupted.
     Serve(ServeArgs),
-    /// Administer a running simulator: list resources, set faults, fail hosts.
+    /// Administer a running simulator: list and delete resources, set faults, fail hosts, add
+    /// traffic, fail backups, move the clock.
     Admin(AdminArgs),
 }
 
@@ -36,6 +37,10 @@ pub struct ServeArgs {
     /// Complete every operation at once (all durations 0), for benchmarks.
     #[arg(long)]
     instant: bool,
+    /// Behave as a platform without idempotency tokens: a create with a token already used
+    /// makes a new resource every time (for crash tests of the operator's own markers).
+    #[arg(long)]
+    no_idempotency_tokens: bool,
     /// Global limit on servers.
     #[arg(long)]
     max_servers: Option<u32>,
@@ -59,11 +64,36 @@ pub struct AdminArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum AdminCommand {
-    /// Print servers, volumes or operations as JSON.
+    /// Print the resources of one kind, or the operations, as JSON.
     List {
         /// What to list.
         #[arg(value_enum, default_value = "servers")]
         what: ListWhat,
+    },
+    /// Delete a resource at once, as a platform operator on the console would.
+    Delete {
+        /// Its kind.
+        #[arg(value_enum)]
+        kind: ResourceArg,
+        /// Its id.
+        id: String,
+    },
+    /// Add traffic to the counters of a WAF, an IDS/IPS or an SMTP relay.
+    Traffic(TrafficArgs),
+    /// Make the next runs of a backup job fail.
+    FailBackup {
+        /// Id of the backup job.
+        #[arg(long)]
+        job: String,
+        /// How many runs fail (0 stops failing them).
+        #[arg(long)]
+        runs: u32,
+    },
+    /// Show the platform's clock, or move it ahead (due operations and backups run at once).
+    Clock {
+        /// How far to move it ahead: a number with unit ms, s, m or h (e.g. 1h).
+        #[arg(long, value_parser = parse_duration)]
+        advance: Option<Duration>,
     },
     /// Show, set or clear injected faults.
     #[command(subcommand)]
@@ -82,11 +112,99 @@ enum AdminCommand {
     },
 }
 
+/// Options of `suido sim admin traffic`: one target, and the counters of its kind.
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(false))]
+struct TrafficArgs {
+    /// Id of a WAF (with --inspected and --blocked).
+    #[arg(long, group = "target")]
+    waf: Option<String>,
+    /// Id of an IDS/IPS (with --alerts and --drops).
+    #[arg(long, group = "target")]
+    ips: Option<String>,
+    /// Id of an SMTP relay (with --accepted and --rejected).
+    #[arg(long, group = "target")]
+    smtp: Option<String>,
+    /// WAF requests inspected.
+    #[arg(long, conflicts_with_all = ["ips", "smtp"])]
+    inspected: Option<u64>,
+    /// WAF requests blocked.
+    #[arg(long, conflicts_with_all = ["ips", "smtp"])]
+    blocked: Option<u64>,
+    /// IDS/IPS alerts.
+    #[arg(long, conflicts_with_all = ["waf", "smtp"])]
+    alerts: Option<u64>,
+    /// IDS/IPS drops.
+    #[arg(long, conflicts_with_all = ["waf", "smtp"])]
+    drops: Option<u64>,
+    /// SMTP messages accepted.
+    #[arg(long, conflicts_with_all = ["waf", "ips"])]
+    accepted: Option<u64>,
+    /// SMTP messages rejected.
+    #[arg(long, conflicts_with_all = ["waf", "ips"])]
+    rejected: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ListWhat {
     Servers,
     Volumes,
     Operations,
+    LoadBalancers,
+    Wafs,
+    Ips,
+    SmtpRelays,
+    BackupJobs,
+    Snapshots,
+    Restores,
+}
+
+impl ListWhat {
+    fn route(self) -> &'static str {
+        match self {
+            ListWhat::Servers => "servers",
+            ListWhat::Volumes => "volumes",
+            ListWhat::Operations => "operations",
+            ListWhat::LoadBalancers => "load-balancers",
+            ListWhat::Wafs => "wafs",
+            ListWhat::Ips => "ips",
+            ListWhat::SmtpRelays => "smtp-relays",
+            ListWhat::BackupJobs => "backup-jobs",
+            ListWhat::Snapshots => "snapshots",
+            ListWhat::Restores => "restores",
+        }
+    }
+}
+
+/// A kind of resource that `delete` removes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ResourceArg {
+    Server,
+    Volume,
+    LoadBalancer,
+    Waf,
+    Ips,
+    SmtpRelay,
+    BackupJob,
+    Snapshot,
+    Restore,
+}
+
+impl ResourceArg {
+    fn route(self) -> &'static str {
+        match self {
+            ResourceArg::Server => "servers",
+            ResourceArg::Volume => "volumes",
+            ResourceArg::LoadBalancer => "load-balancers",
+            ResourceArg::Waf => "wafs",
+            ResourceArg::Ips => "ips",
+            ResourceArg::SmtpRelay => "smtp-relays",
+            ResourceArg::BackupJob => "backup-jobs",
+            ResourceArg::Snapshot => "snapshots",
+            ResourceArg::Restore => "restores",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -170,7 +288,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("rules file {}", path.display()))?;
     }
     if args.instant {
-        config.rules.durations = suido_sim::Durations::instant();
+        config.rules.make_instant();
+    }
+    if args.no_idempotency_tokens {
+        config.rules.idempotency_tokens = false;
     }
     let global = &mut config.rules.quotas.global;
     global.max_servers = args.max_servers.or(global.max_servers);
@@ -217,14 +338,19 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let admin = SimAdmin::new(&args.url)?;
     match args.command {
-        AdminCommand::List { what } => {
-            let what = match what {
-                ListWhat::Servers => "servers",
-                ListWhat::Volumes => "volumes",
-                ListWhat::Operations => "operations",
-            };
-            print_json(&admin.list(what).await?)
+        AdminCommand::List { what } => print_json(&admin.list(what.route()).await?),
+        AdminCommand::Delete { kind, id } => {
+            admin.delete(kind.route(), &id).await?;
+            print_json(&serde_json::json!({"deleted": id, "kind": kind.route()}))
         }
+        AdminCommand::Traffic(t) => traffic(&admin, t).await,
+        AdminCommand::FailBackup { job, runs } => {
+            print_json(&admin.fail_backup_runs(&job, runs).await?)
+        }
+        AdminCommand::Clock { advance } => match advance {
+            Some(by) => print_json(&admin.advance_clock(by).await?),
+            None => print_json(&admin.clock().await?),
+        },
         AdminCommand::Faults(FaultsCommand::Show) => print_json(&admin.faults().await?),
         AdminCommand::Faults(FaultsCommand::Set {
             error_rate,
@@ -258,6 +384,19 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     }
 }
 
+async fn traffic(admin: &SimAdmin, t: TrafficArgs) -> anyhow::Result<()> {
+    let n = |v: Option<u64>| v.unwrap_or(0);
+    if let Some(id) = &t.waf {
+        print_json(&admin.waf_traffic(id, n(t.inspected), n(t.blocked)).await?)
+    } else if let Some(id) = &t.ips {
+        print_json(&admin.ips_traffic(id, n(t.alerts), n(t.drops)).await?)
+    } else if let Some(id) = &t.smtp {
+        print_json(&admin.smtp_traffic(id, n(t.accepted), n(t.rejected)).await?)
+    } else {
+        anyhow::bail!("give one of --waf, --ips or --smtp")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +409,78 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         for bad in ["30", "s", "3 s", "10d", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn admin_commands_parse_and_traffic_counters_match_their_target() {
+        let ok = [
+            vec!["admin", "--url", "u", "list", "load-balancers"],
+            vec!["admin", "--url", "u", "delete", "backup-job", "bkj-000001"],
+            vec![
+                "admin",
+                "--url",
+                "u",
+                "traffic",
+                "--waf",
+                "waf-1",
+                "--inspected",
+                "5",
+            ],
+            vec![
+                "admin",
+                "--url",
+                "u",
+                "traffic",
+                "--smtp",
+                "s",
+                "--rejected",
+                "1",
+            ],
+            vec![
+                "admin",
+                "--url",
+                "u",
+                "fail-backup",
+                "--job",
+                "bkj-1",
+                "--runs",
+                "2",
+            ],
+            vec!["admin", "--url", "u", "clock", "--advance", "1h"],
+            vec!["serve", "--state", "d", "--no-idempotency-tokens"],
+        ];
+        for args in ok {
+            assert!(parse(&args).is_ok(), "{args:?}: {:?}", parse(&args).err());
+        }
+        let bad = [
+            vec![
+                "admin",
+                "--url",
+                "u",
+                "traffic",
+                "--ips",
+                "i",
+                "--inspected",
+                "5",
+            ],
+            vec!["admin", "--url", "u", "traffic", "--waf", "w", "--ips", "i"],
+            vec!["admin", "--url", "u", "traffic", "--inspected", "5"],
+            vec!["admin", "--url", "u", "delete", "gizmo", "x"],
+        ];
+        for args in bad {
+            assert!(parse(&args).is_err(), "{args:?} parsed");
         }
     }
 }

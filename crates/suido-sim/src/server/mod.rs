@@ -1,4 +1,9 @@
-//! The HTTP server of the simulated platform, its operation completer and its lifecycle.
+//! The HTTP server of the simulated platform, its background task (operation completer and
+//! backup scheduler) and its lifecycle. The routes are in `routes` (the `/v1` API) and `admin`
+//! (`/admin`).
+
+mod admin;
+mod routes;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,13 +16,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use suido_provider::{
-    DiskSpec, MonitoringSettings, ProviderError, ProviderResult, Tags, TerminalKind,
-};
+use suido_provider::{ProviderError, ProviderResult, TerminalKind};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -26,10 +28,7 @@ use crate::SimError;
 use crate::config::{Rules, SimConfig};
 use crate::faults::{FaultSettings, FaultState};
 use crate::store::Store;
-use crate::wire::{
-    AttachRequest, CreateServerRequest, CreateVolumeRequest, ErrorBody, ErrorDetail,
-    FailHostRequest, GrowRequest, List, ResizeRequest,
-};
+use crate::wire::{ErrorBody, ErrorDetail};
 use crate::world::{Tx, World};
 
 const MAX_BODY: usize = 1 << 20;
@@ -54,7 +53,8 @@ impl Shared {
     /// is reloaded from the database, so a half-done change never stays in memory.
     fn mutate<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> ProviderResult<T>) -> ProviderResult<T> {
         let mut world = lock(&self.world);
-        let mut tx = Tx::new(&mut world, Timestamp::now(), &self.rules);
+        let now = world.now();
+        let mut tx = Tx::new(&mut world, now, &self.rules);
         let result = f(&mut tx);
         let dirty = tx.into_dirty();
         if dirty.is_empty() {
@@ -200,18 +200,21 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch:
     while conns.join_next().await.is_some() {}
 }
 
+/// Completes operations and runs backups when they are due (and once at start-up, which makes
+/// up the runs missed while the simulator was down).
 async fn complete_operations(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let wait = match shared.mutate(|tx| Ok(tx.complete_due())) {
+        let wait = match shared.mutate(|tx| Ok(tx.tick())) {
             Ok(done) => {
                 if done > 0 {
-                    tracing::debug!(done, "operations completed");
+                    tracing::debug!(done, "operations completed and backups run");
                 }
                 shared
-                    .read(|w| w.next_due())
-                    .map_or(Duration::from_secs(3600), |due| {
-                        let left = due.duration_since(Timestamp::now());
-                        Duration::try_from(left).unwrap_or(Duration::ZERO)
+                    .read(|w| w.next_wake().map(|due| due.duration_since(w.now())))
+                    .map_or(Duration::from_secs(3600), |left| {
+                        Duration::try_from(left)
+                            .unwrap_or(Duration::ZERO)
+                            .min(Duration::from_secs(3600))
                     })
             }
             Err(e) => {
@@ -263,6 +266,10 @@ fn provider_error_reply(err: &ProviderError) -> Response<Full<Bytes>> {
             kind: TerminalKind::QuotaExceeded,
             ..
         } => (StatusCode::FORBIDDEN, "QuotaExceeded"),
+        ProviderError::Terminal {
+            kind: TerminalKind::FailedPrecondition,
+            ..
+        } => (StatusCode::PRECONDITION_FAILED, "FailedPrecondition"),
         ProviderError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
         ProviderError::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
     };
@@ -299,7 +306,7 @@ async fn handle(
     };
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match segs.first().copied() {
-        Some("admin") => admin(&shared, &method, &segs[1..], &body),
+        Some("admin") => admin::admin(&shared, &method, &segs[1..], &body),
         Some("healthz") => ok(StatusCode::OK, &serde_json::json!({"ok": true})),
         Some("v1") => {
             let decision = lock(&shared.faults).decide(method != Method::GET);
@@ -314,7 +321,7 @@ async fn handle(
                     "injected fault: the platform is temporarily unavailable".to_string(),
                 ));
             }
-            let result = api(&shared, &method, &segs[1..], &query, &body);
+            let result = routes::api(&shared, &method, &segs[1..], &query, &body);
             if decision.timeout_after_commit {
                 tracing::debug!(%method, %path, "injected timeout after commit");
                 return Ok(error_reply(
@@ -336,169 +343,4 @@ async fn handle(
     };
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
     Ok(resp)
-}
-
-fn selector(query: &str) -> ProviderResult<Tags> {
-    let mut tags = Tags::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k != "tag" {
-            return Err(ProviderError::invalid(format!(
-                "unknown query parameter `{k}`; allowed: tag=KEY=VALUE (repeatable)"
-            )));
-        }
-        let (key, value) = v.split_once('=').ok_or_else(|| {
-            ProviderError::invalid(format!("query parameter tag `{v}` must be KEY=VALUE"))
-        })?;
-        tags.insert(key.to_string(), value.to_string());
-    }
-    Ok(tags)
-}
-
-fn no_route(method: &Method, segs: &[&str]) -> Reply {
-    Err(ProviderError::not_found(format!(
-        "no route for {method} /v1/{}",
-        segs.join("/")
-    )))
-}
-
-fn api(shared: &Shared, method: &Method, segs: &[&str], query: &str, body: &[u8]) -> Reply {
-    let accepted = StatusCode::ACCEPTED;
-    match (method, segs) {
-        (&Method::GET, ["servers"]) => {
-            let sel = selector(query)?;
-            ok(
-                StatusCode::OK,
-                &List {
-                    items: shared.read(|w| w.list_servers(&sel)),
-                },
-            )
-        }
-        (&Method::POST, ["servers"]) => {
-            let req: CreateServerRequest = parse(body)?;
-            let (op, new) =
-                shared.mutate(|tx| tx.create_server(req.client_token, req.tags, req.spec))?;
-            ok(if new { accepted } else { StatusCode::OK }, &op)
-        }
-        (&Method::GET, ["servers", id]) => {
-            let server = shared.read(|w| w.server(id).map(|r| r.server.clone()))?;
-            ok(StatusCode::OK, &server)
-        }
-        (&Method::DELETE, ["servers", id]) => {
-            ok(accepted, &shared.mutate(|tx| tx.delete_server(id))?)
-        }
-        (&Method::POST, ["servers", id, "start"]) => {
-            ok(accepted, &shared.mutate(|tx| tx.start_server(id))?)
-        }
-        (&Method::POST, ["servers", id, "stop"]) => {
-            ok(accepted, &shared.mutate(|tx| tx.stop_server(id))?)
-        }
-        (&Method::POST, ["servers", id, "resize"]) => {
-            let req: ResizeRequest = parse(body)?;
-            ok(
-                accepted,
-                &shared.mutate(|tx| tx.resize_server(id, req.size))?,
-            )
-        }
-        (&Method::POST, ["servers", id, "disks"]) => {
-            let req: DiskSpec = parse(body)?;
-            ok(accepted, &shared.mutate(|tx| tx.attach_disk(id, req))?)
-        }
-        (&Method::POST, ["servers", id, "disks", name, "grow"]) => {
-            let req: GrowRequest = parse(body)?;
-            ok(
-                accepted,
-                &shared.mutate(|tx| tx.grow_disk(id, name, req.size_gb))?,
-            )
-        }
-        (&Method::DELETE, ["servers", id, "disks", name]) => {
-            ok(accepted, &shared.mutate(|tx| tx.detach_disk(id, name))?)
-        }
-        (&Method::POST, ["servers", id, "console"]) => {
-            ok(StatusCode::OK, &shared.mutate(|tx| tx.console(id))?)
-        }
-        (&Method::PUT, ["servers", id, "monitoring"]) => {
-            let req: MonitoringSettings = parse(body)?;
-            ok(
-                StatusCode::OK,
-                &shared.mutate(|tx| tx.set_monitoring(id, req))?,
-            )
-        }
-        (&Method::GET, ["servers", id, "health"]) => ok(
-            StatusCode::OK,
-            &shared.read(|w| w.health(id, Timestamp::now()))?,
-        ),
-        (&Method::GET, ["volumes"]) => {
-            let sel = selector(query)?;
-            ok(
-                StatusCode::OK,
-                &List {
-                    items: shared.read(|w| w.list_volumes(&sel)),
-                },
-            )
-        }
-        (&Method::POST, ["volumes"]) => {
-            let req: CreateVolumeRequest = parse(body)?;
-            let (op, new) =
-                shared.mutate(|tx| tx.create_volume(req.client_token, req.tags, req.spec))?;
-            ok(if new { accepted } else { StatusCode::OK }, &op)
-        }
-        (&Method::GET, ["volumes", id]) => {
-            ok(StatusCode::OK, &shared.read(|w| w.volume(id).cloned())?)
-        }
-        (&Method::DELETE, ["volumes", id]) => {
-            ok(accepted, &shared.mutate(|tx| tx.delete_volume(id))?)
-        }
-        (&Method::POST, ["volumes", id, "grow"]) => {
-            let req: GrowRequest = parse(body)?;
-            ok(
-                accepted,
-                &shared.mutate(|tx| tx.grow_volume(id, req.size_gb))?,
-            )
-        }
-        (&Method::POST, ["volumes", id, "attach"]) => {
-            let req: AttachRequest = parse(body)?;
-            ok(
-                accepted,
-                &shared.mutate(|tx| tx.attach_volume(id, &req.server_id))?,
-            )
-        }
-        (&Method::POST, ["volumes", id, "detach"]) => {
-            ok(accepted, &shared.mutate(|tx| tx.detach_volume(id))?)
-        }
-        (&Method::GET, ["operations"]) => ok(
-            StatusCode::OK,
-            &List {
-                items: shared.read(|w| w.list_operations()),
-            },
-        ),
-        (&Method::GET, ["operations", id]) => {
-            ok(StatusCode::OK, &shared.read(|w| w.operation(id).cloned())?)
-        }
-        _ => no_route(method, segs),
-    }
-}
-
-fn admin(shared: &Shared, method: &Method, segs: &[&str], body: &[u8]) -> Reply {
-    match (method, segs) {
-        (&Method::GET, ["faults"]) => ok(StatusCode::OK, &lock(&shared.faults).settings),
-        (&Method::PUT, ["faults"]) => {
-            let settings: FaultSettings = parse(body)?;
-            shared.set_faults(settings.clone())?;
-            ok(StatusCode::OK, &settings)
-        }
-        (&Method::DELETE, ["faults"]) => {
-            shared.set_faults(FaultSettings::default())?;
-            ok(StatusCode::OK, &FaultSettings::default())
-        }
-        (&Method::POST, ["fail-host"]) => {
-            let req: FailHostRequest = parse(body)?;
-            let health =
-                shared.mutate(|tx| tx.fail_host(&req.server_id, req.layer, req.duration_ms))?;
-            ok(StatusCode::OK, &health)
-        }
-        _ => Err(ProviderError::not_found(format!(
-            "no route for {method} /admin/{}",
-            segs.join("/")
-        ))),
-    }
 }

@@ -1,6 +1,11 @@
 //! `SimProvider`: the provider traits over the simulator's HTTP API, the same path a real cloud
-//! client takes (hyper 1 client, timeouts, HTTP status to error class). `SimAdmin` drives the
-//! admin endpoints.
+//! client takes (hyper 1 client, timeouts, HTTP status to error class). The service-family
+//! traits are in `families`; `SimAdmin` (in `admin`) drives the admin endpoints.
+
+mod admin;
+mod families;
+
+pub use admin::SimAdmin;
 
 use std::time::Duration;
 
@@ -14,15 +19,14 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use suido_provider::{
-    BlockStorageProvider, ClientToken, ComputeProvider, ConsoleAccess, DiskSpec, FailureLayer,
-    HealthProvider, MonitoringSettings, Operation, Operations, ProviderError, ProviderResult,
-    Server, ServerHealth, ServerSize, ServerSpec, Tags, Volume, VolumeSpec,
+    BlockStorageProvider, ClientToken, ComputeProvider, ConsoleAccess, DiskSpec, HealthProvider,
+    MonitoringSettings, Operation, Operations, ProviderError, ProviderResult, Server, ServerHealth,
+    ServerSize, ServerSpec, Tags, Volume, VolumeSpec,
 };
 
-use crate::faults::FaultSettings;
 use crate::wire::{
-    AttachRequest, CreateServerRequest, CreateVolumeRequest, ErrorBody, FailHostRequest,
-    GrowRequest, List, ResizeRequest,
+    AttachRequest, CreateServerRequest, CreateVolumeRequest, ErrorBody, GrowRequest, List,
+    ResizeRequest,
 };
 
 /// Default time allowed for one request, connection included.
@@ -58,6 +62,7 @@ pub(crate) fn error_for_status(status: StatusCode, body: &[u8]) -> ProviderError
         404 => ProviderError::not_found(message),
         409 => ProviderError::conflict(message),
         403 | 429 => ProviderError::quota(message),
+        412 => ProviderError::precondition(message),
         408 => ProviderError::transient(message),
         400..=499 => ProviderError::invalid(message),
         _ => ProviderError::transient(message),
@@ -351,60 +356,6 @@ impl HealthProvider for SimProvider {
     }
 }
 
-/// Client of the simulator's admin endpoints (never subject to injected faults).
-#[derive(Clone, Debug)]
-pub struct SimAdmin {
-    http: Http,
-}
-
-impl SimAdmin {
-    /// A client of the simulator at `base_url`.
-    pub fn new(base_url: &str) -> ProviderResult<Self> {
-        Ok(SimAdmin {
-            http: Http::new(base_url, DEFAULT_TIMEOUT)?,
-        })
-    }
-
-    /// The fault settings in force.
-    pub async fn faults(&self) -> ProviderResult<FaultSettings> {
-        self.http.get("/admin/faults").await
-    }
-
-    /// Replaces the fault settings (and restarts the generator from their seed).
-    pub async fn set_faults(&self, settings: &FaultSettings) -> ProviderResult<FaultSettings> {
-        self.http
-            .call(Method::PUT, "/admin/faults", Some(settings))
-            .await
-    }
-
-    /// Removes every fault.
-    pub async fn clear_faults(&self) -> ProviderResult<FaultSettings> {
-        self.http
-            .call(Method::DELETE, "/admin/faults", None::<&()>)
-            .await
-    }
-
-    /// Takes a server down for `duration`, as a failure of `layer`.
-    pub async fn fail_host(
-        &self,
-        server_id: &str,
-        duration: Duration,
-        layer: FailureLayer,
-    ) -> ProviderResult<ServerHealth> {
-        let req = FailHostRequest {
-            server_id: server_id.to_string(),
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            layer,
-        };
-        self.http.post("/admin/fail-host", &req).await
-    }
-
-    /// A raw GET of a list endpoint (`servers`, `volumes` or `operations`), as JSON.
-    pub async fn list(&self, what: &str) -> ProviderResult<serde_json::Value> {
-        self.http.get(&format!("/v1/{}", seg(what))).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +372,7 @@ mod tests {
             (422, "invalid_request"),
             (400, "invalid_request"),
             (403, "quota_exceeded"),
+            (412, "failed_precondition"),
             (429, "quota_exceeded"),
             (404, "not_found"),
             (409, "conflict"),

@@ -1,23 +1,21 @@
-//! The simulated platform's state and rules: servers, volumes, operations and client tokens,
-//! with validation, quotas and the effects of operations. Pure and synchronous; the HTTP layer
-//! runs each request as one [`Tx`] under a lock and persists what it changed.
+//! Virtual servers: validation, quotas, the server operations and their effects, health and
+//! host failures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use suido_provider::catalog::{
-    DATA_DISK_SIZES_GB, RDS_LICENSE_COUNTS, VOLUME_SIZES_GB, list_text, server_menu_text,
-    standard_os_disk_gb,
+    DATA_DISK_SIZES_GB, RDS_LICENSE_COUNTS, list_text, server_menu_text, standard_os_disk_gb,
 };
 use suido_provider::{
     ClientToken, ConsoleAccess, Disk, DiskSpec, FailureLayer, HealthState, MonitoringSettings,
-    OperatingSystem, Operation, OperationKind, OperationState, ProviderError, ProviderResult,
-    ResourceMetric, Server, ServerHealth, ServerSize, ServerSpec, ServerState, Tags, Volume,
-    VolumeSpec, VolumeState, tags_match,
+    OperatingSystem, Operation, OperationKind, ProviderError, ProviderResult, ResourceMetric,
+    Server, ServerHealth, ServerSize, ServerSpec, ServerState, Tags, VolumeState, tags_match,
 };
 
-use crate::config::{Limits, Rules};
+use super::ops::Action;
+use super::{Tx, World, address_for, after, check_name, check_tags};
 use crate::store::Key;
 
 /// A server and what only the simulator knows about it.
@@ -38,95 +36,11 @@ pub(crate) struct Outage {
     pub until: Timestamp,
 }
 
-/// What an operation does when it completes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
-pub(crate) enum Action {
-    CreateServer,
-    StartServer,
-    StopServer,
-    ResizeServer { size: ServerSize },
-    AttachDisk { disk: Disk },
-    GrowDisk { name: String, size_gb: u32 },
-    DetachDisk { name: String },
-    DeleteServer,
-    CreateVolume,
-    GrowVolume { size_gb: u32 },
-    AttachVolume { server_id: String },
-    DetachVolume,
-    DeleteVolume,
-}
-
-impl Action {
-    fn kind(&self) -> OperationKind {
-        match self {
-            Action::CreateServer => OperationKind::CreateServer,
-            Action::StartServer => OperationKind::StartServer,
-            Action::StopServer => OperationKind::StopServer,
-            Action::ResizeServer { .. } => OperationKind::ResizeServer,
-            Action::AttachDisk { .. } => OperationKind::AttachDisk,
-            Action::GrowDisk { .. } => OperationKind::GrowDisk,
-            Action::DetachDisk { .. } => OperationKind::DetachDisk,
-            Action::DeleteServer => OperationKind::DeleteServer,
-            Action::CreateVolume => OperationKind::CreateVolume,
-            Action::GrowVolume { .. } => OperationKind::GrowVolume,
-            Action::AttachVolume { .. } => OperationKind::AttachVolume,
-            Action::DetachVolume => OperationKind::DetachVolume,
-            Action::DeleteVolume => OperationKind::DeleteVolume,
-        }
-    }
-}
-
-/// An operation and what it will do.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct OpRecord {
-    pub op: Operation,
-    pub action: Action,
-    pub due: Timestamp,
-    /// For creates: the request the client token was first used for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-}
-
-/// Everything the simulated platform holds.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct World {
-    pub servers: BTreeMap<String, ServerRecord>,
-    pub volumes: BTreeMap<String, Volume>,
-    pub ops: BTreeMap<String, OpRecord>,
-    /// `server:TOKEN` or `volume:TOKEN` to the id of the create operation.
-    pub tokens: BTreeMap<String, String>,
-    pub next_id: u64,
-}
-
 impl World {
-    /// When the next running operation is due.
-    pub(crate) fn next_due(&self) -> Option<Timestamp> {
-        self.ops
-            .values()
-            .filter(|r| !r.op.state.is_done())
-            .map(|r| r.due)
-            .min()
-    }
-
     pub(crate) fn server(&self, id: &str) -> ProviderResult<&ServerRecord> {
         self.servers
             .get(id)
             .ok_or_else(|| ProviderError::not_found(format!("server {id} does not exist")))
-    }
-
-    pub(crate) fn volume(&self, id: &str) -> ProviderResult<&Volume> {
-        self.volumes
-            .get(id)
-            .ok_or_else(|| ProviderError::not_found(format!("volume {id} does not exist")))
-    }
-
-    pub(crate) fn operation(&self, id: &str) -> ProviderResult<&Operation> {
-        self.ops
-            .get(id)
-            .map(|r| &r.op)
-            .ok_or_else(|| ProviderError::not_found(format!("operation {id} does not exist")))
     }
 
     pub(crate) fn list_servers(&self, selector: &Tags) -> Vec<Server> {
@@ -135,18 +49,6 @@ impl World {
             .filter(|r| tags_match(&r.server.tags, selector))
             .map(|r| r.server.clone())
             .collect()
-    }
-
-    pub(crate) fn list_volumes(&self, selector: &Tags) -> Vec<Volume> {
-        self.volumes
-            .values()
-            .filter(|v| tags_match(&v.tags, selector))
-            .cloned()
-            .collect()
-    }
-
-    pub(crate) fn list_operations(&self) -> Vec<Operation> {
-        self.ops.values().map(|r| r.op.clone()).collect()
     }
 
     /// A server's health at `now`.
@@ -176,21 +78,6 @@ impl World {
     }
 }
 
-fn after(now: Timestamp, ms: u64) -> Timestamp {
-    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-    now.checked_add(SignedDuration::from_millis(ms))
-        .unwrap_or(Timestamp::MAX)
-}
-
-fn check_name(field: &str, name: &str) -> ProviderResult<()> {
-    if name.is_empty() || name.len() > 253 || name.chars().any(char::is_control) {
-        return Err(ProviderError::invalid(format!(
-            "{field} must be 1 to 253 characters without control characters"
-        )));
-    }
-    Ok(())
-}
-
 fn check_disk_name(name: &str) -> ProviderResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
@@ -217,33 +104,12 @@ fn check_disk_size(field: &str, size_gb: u32) -> ProviderResult<()> {
     Ok(())
 }
 
-fn check_volume_size(field: &str, size_gb: u32) -> ProviderResult<()> {
-    if !VOLUME_SIZES_GB.contains(&size_gb) {
-        return Err(ProviderError::invalid(format!(
-            "{field} {size_gb} is not on the block storage menu; allowed: {} (GB)",
-            list_text(&VOLUME_SIZES_GB)
-        )));
-    }
-    Ok(())
-}
-
 fn check_size(size: ServerSize) -> ProviderResult<()> {
     if !size.is_on_menu() {
         return Err(ProviderError::invalid(format!(
             "size {size} is not on the menu; allowed: {}",
             server_menu_text()
         )));
-    }
-    Ok(())
-}
-
-fn check_tags(tags: &Tags) -> ProviderResult<()> {
-    for (k, v) in tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 {
-            return Err(ProviderError::invalid(format!(
-                "tag `{k}`: keys must be 1 to 128 characters and values at most 256"
-            )));
-        }
     }
     Ok(())
 }
@@ -322,73 +188,13 @@ fn check_monitoring(m: &MonitoringSettings) -> ProviderResult<()> {
     Ok(())
 }
 
-/// One request's change to the world: records what it touched so that only those records are
-/// written.
-pub(crate) struct Tx<'a> {
-    pub world: &'a mut World,
-    pub now: Timestamp,
-    rules: &'a Rules,
-    dirty: BTreeSet<Key>,
-}
-
-impl<'a> Tx<'a> {
-    pub(crate) fn new(world: &'a mut World, now: Timestamp, rules: &'a Rules) -> Self {
-        Tx {
-            world,
-            now,
-            rules,
-            dirty: BTreeSet::new(),
-        }
-    }
-
-    /// The records changed so far.
-    pub(crate) fn into_dirty(self) -> BTreeSet<Key> {
-        self.dirty
-    }
-
-    fn new_id(&mut self, prefix: &str) -> String {
-        self.world.next_id += 1;
-        self.dirty.insert(Key::NextId);
-        format!("{prefix}-{:06}", self.world.next_id)
-    }
-
-    fn server_mut(&mut self, id: &str) -> ProviderResult<&mut ServerRecord> {
+impl Tx<'_> {
+    pub(super) fn server_mut(&mut self, id: &str) -> ProviderResult<&mut ServerRecord> {
         self.dirty.insert(Key::Server(id.to_string()));
         self.world
             .servers
             .get_mut(id)
             .ok_or_else(|| ProviderError::not_found(format!("server {id} does not exist")))
-    }
-
-    fn volume_mut(&mut self, id: &str) -> ProviderResult<&mut Volume> {
-        self.dirty.insert(Key::Volume(id.to_string()));
-        self.world
-            .volumes
-            .get_mut(id)
-            .ok_or_else(|| ProviderError::not_found(format!("volume {id} does not exist")))
-    }
-
-    // ----- quotas -----
-
-    fn tenant_of<'t>(&self, tags: &'t Tags) -> Option<&'t String> {
-        tags.get(&self.rules.quotas.tenant_tag)
-    }
-
-    /// Scopes whose limits apply to a resource with these tags: global, then its tenant's.
-    fn scopes(&self, tags: &Tags) -> Vec<(String, Limits, Option<String>)> {
-        let mut scopes = vec![("the platform".to_string(), self.rules.quotas.global, None)];
-        if let Some(t) = self.tenant_of(tags)
-            && let Some(limits) = self.rules.quotas.per_tenant.get(t)
-        {
-            scopes.push((format!("tenant `{t}`"), *limits, Some(t.clone())));
-        }
-        scopes
-    }
-
-    fn in_scope(&self, tags: &Tags, tenant: &Option<String>) -> bool {
-        tenant
-            .as_ref()
-            .is_none_or(|t| self.tenant_of(tags) == Some(t))
     }
 
     fn check_server_quota(
@@ -425,106 +231,7 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
-    fn check_volume_quota(&self, tags: &Tags, add_gb: u64) -> ProviderResult<()> {
-        for (scope, limits, tenant) in self.scopes(tags) {
-            let used: u64 = self
-                .world
-                .volumes
-                .values()
-                .filter(|v| self.in_scope(&v.tags, &tenant))
-                .map(|v| u64::from(v.size_gb))
-                .sum();
-            if let Some(max) = limits.max_volume_gb
-                && used.saturating_add(add_gb) > max
-            {
-                return Err(ProviderError::quota(format!(
-                    "{scope} may have at most {max} GB of block storage, has {used} and asks for {add_gb} more"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    // ----- operations -----
-
-    /// Starts an operation; with a zero duration it completes at once.
-    fn start_op(
-        &mut self,
-        action: Action,
-        resource_id: &str,
-        duration_ms: u64,
-        token: Option<ClientToken>,
-        fingerprint: Option<String>,
-    ) -> Operation {
-        let id = self.new_id("op");
-        let op = Operation {
-            id: id.clone(),
-            kind: action.kind(),
-            state: OperationState::Running,
-            resource_id: resource_id.to_string(),
-            client_token: token,
-            created_at: self.now,
-            finished_at: None,
-        };
-        let started = op.clone();
-        self.world.ops.insert(
-            id.clone(),
-            OpRecord {
-                op,
-                action,
-                due: after(self.now, duration_ms),
-                fingerprint,
-            },
-        );
-        self.dirty.insert(Key::Op(id.clone()));
-        if duration_ms == 0 {
-            self.finish(&id);
-        }
-        self.world
-            .ops
-            .get(&id)
-            .map(|r| r.op.clone())
-            .unwrap_or(started)
-    }
-
-    /// Completes every running operation due at `now`; returns how many.
-    pub(crate) fn complete_due(&mut self) -> usize {
-        let due: Vec<String> = self
-            .world
-            .ops
-            .iter()
-            .filter(|(_, r)| !r.op.state.is_done() && r.due <= self.now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &due {
-            self.finish(id);
-        }
-        due.len()
-    }
-
-    /// Applies an operation's effect and marks it done.
-    fn finish(&mut self, op_id: &str) {
-        let Some(rec) = self.world.ops.get(op_id) else {
-            return;
-        };
-        let action = rec.action.clone();
-        let resource = rec.op.resource_id.clone();
-        let result = self.apply(&action, &resource, op_id);
-        if let Err(e) = &result {
-            tracing::info!(op = op_id, error = %e, "operation failed");
-        }
-        let now = self.now;
-        if let Some(rec) = self.world.ops.get_mut(op_id) {
-            rec.op.state = match result {
-                Ok(()) => OperationState::Succeeded,
-                Err(error) => OperationState::Failed { error },
-            };
-            rec.op.finished_at = Some(now);
-        }
-        self.dirty.insert(Key::Op(op_id.to_string()));
-    }
-
-    fn release_server(&mut self, id: &str, op_id: &str) {
+    pub(super) fn release_server(&mut self, id: &str, op_id: &str) {
         if let Ok(rec) = self.server_mut(id)
             && rec.server.operation.as_deref() == Some(op_id)
         {
@@ -532,15 +239,32 @@ impl<'a> Tx<'a> {
         }
     }
 
-    fn release_volume(&mut self, id: &str, op_id: &str) {
-        if let Ok(v) = self.volume_mut(id)
-            && v.operation.as_deref() == Some(op_id)
-        {
-            v.operation = None;
+    /// Removes a server at once; its block volumes are detached (and become `Available`).
+    pub(super) fn remove_server(&mut self, id: &str) -> ProviderResult<ServerRecord> {
+        let rec = self.server_mut(id)?;
+        let volumes = std::mem::take(&mut rec.server.volumes);
+        let removed = self
+            .world
+            .servers
+            .remove(id)
+            .ok_or_else(|| ProviderError::not_found(format!("server {id} does not exist")))?;
+        for v in volumes {
+            if let Ok(vol) = self.volume_mut(&v) {
+                vol.attached_to = None;
+                if vol.state == VolumeState::Attached {
+                    vol.state = VolumeState::Available;
+                }
+            }
         }
+        Ok(removed)
     }
 
-    fn apply(&mut self, action: &Action, id: &str, op_id: &str) -> ProviderResult<()> {
+    pub(super) fn apply_server(
+        &mut self,
+        action: &Action,
+        id: &str,
+        op_id: &str,
+    ) -> ProviderResult<()> {
         match action {
             Action::CreateServer => {
                 let rec = self.server_mut(id)?;
@@ -580,88 +304,15 @@ impl<'a> Tx<'a> {
                 self.release_server(id, op_id);
             }
             Action::DeleteServer => {
-                let rec = self.server_mut(id)?;
-                let volumes = std::mem::take(&mut rec.server.volumes);
-                self.world.servers.remove(id);
-                for v in volumes {
-                    if let Ok(vol) = self.volume_mut(&v) {
-                        vol.attached_to = None;
-                        if vol.state == VolumeState::Attached {
-                            vol.state = VolumeState::Available;
-                        }
-                    }
-                }
+                self.remove_server(id)?;
             }
-            Action::CreateVolume => {
-                self.volume_mut(id)?.state = VolumeState::Available;
-                self.release_volume(id, op_id);
-            }
-            Action::GrowVolume { size_gb } => {
-                self.volume_mut(id)?.size_gb = *size_gb;
-                self.release_volume(id, op_id);
-            }
-            Action::AttachVolume { server_id } => {
-                self.volume_mut(id)?;
-                self.release_volume(id, op_id);
-                let usable = self
-                    .world
-                    .servers
-                    .get(server_id)
-                    .is_some_and(|r| r.server.state != ServerState::Deleting);
-                if !usable {
-                    return Err(ProviderError::not_found(format!(
-                        "server {server_id} no longer exists"
-                    )));
-                }
-                let server = self.server_mut(server_id)?;
-                if !server.server.volumes.iter().any(|v| v == id) {
-                    server.server.volumes.push(id.to_string());
-                }
-                let vol = self.volume_mut(id)?;
-                vol.state = VolumeState::Attached;
-                vol.attached_to = Some(server_id.clone());
-            }
-            Action::DetachVolume => {
-                let vol = self.volume_mut(id)?;
-                let server = vol.attached_to.take();
-                vol.state = VolumeState::Available;
-                self.release_volume(id, op_id);
-                if let Some(s) = server
-                    && let Ok(rec) = self.server_mut(&s)
-                {
-                    rec.server.volumes.retain(|v| v != id);
-                }
-            }
-            Action::DeleteVolume => {
-                self.volume_mut(id)?;
-                self.world.volumes.remove(id);
+            _ => {
+                return Err(ProviderError::transient(format!(
+                    "operation {op_id} has no server action"
+                )));
             }
         }
         Ok(())
-    }
-
-    // ----- servers -----
-
-    fn replay(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        what: &str,
-    ) -> ProviderResult<Option<Operation>> {
-        let Some(op_id) = self.world.tokens.get(key) else {
-            return Ok(None);
-        };
-        let rec = self
-            .world
-            .ops
-            .get(op_id)
-            .ok_or_else(|| ProviderError::transient(format!("operation {op_id} is missing")))?;
-        if rec.fingerprint.as_deref() != Some(fingerprint) {
-            return Err(ProviderError::conflict(format!(
-                "clientToken was already used for a different {what} request (operation {op_id})"
-            )));
-        }
-        Ok(Some(rec.op.clone()))
     }
 
     /// Orders a server; returns the operation and whether it is new (false: token replay).
@@ -724,8 +375,7 @@ impl<'a> Tx<'a> {
             Some(token),
             Some(fingerprint),
         );
-        self.world.tokens.insert(key.clone(), op.id.clone());
-        self.dirty.insert(Key::Token(key));
+        self.remember_token(key, &op);
         if !op.state.is_done() {
             self.server_mut(&id)?.server.operation = Some(op.id.clone());
         }
@@ -962,201 +612,15 @@ impl<'a> Tx<'a> {
         tracing::info!(server = id, ?layer, duration_ms, "host failure injected");
         self.world.health(id, now)
     }
-
-    // ----- volumes -----
-
-    pub(crate) fn create_volume(
-        &mut self,
-        token: ClientToken,
-        tags: Tags,
-        spec: VolumeSpec,
-    ) -> ProviderResult<(Operation, bool)> {
-        check_tags(&tags)?;
-        check_name("spec.name", &spec.name)?;
-        check_volume_size("spec.sizeGb", spec.size_gb)?;
-        let fingerprint = serde_json::to_string(&(&tags, &spec))
-            .map_err(|e| ProviderError::invalid(e.to_string()))?;
-        let key = format!("volume:{token}");
-        if let Some(op) = self.replay(&key, &fingerprint, "volume")? {
-            return Ok((op, false));
-        }
-        self.check_volume_quota(&tags, u64::from(spec.size_gb))?;
-        let id = self.new_id("vol");
-        let volume = Volume {
-            id: id.clone(),
-            name: spec.name,
-            tags,
-            state: VolumeState::Creating,
-            plan: spec.plan,
-            size_gb: spec.size_gb,
-            attached_to: None,
-            iscsi_target: format!("iqn.2026-01.invalid.sim:{id}"),
-            client_token: token.clone(),
-            operation: None,
-            created_at: self.now,
-        };
-        self.world.volumes.insert(id.clone(), volume);
-        self.dirty.insert(Key::Volume(id.clone()));
-        let ms = self.rules.durations.volume_ms;
-        let op = self.start_op(
-            Action::CreateVolume,
-            &id,
-            ms,
-            Some(token),
-            Some(fingerprint),
-        );
-        self.world.tokens.insert(key.clone(), op.id.clone());
-        self.dirty.insert(Key::Token(key));
-        if !op.state.is_done() {
-            self.volume_mut(&id)?.operation = Some(op.id.clone());
-        }
-        Ok((op, true))
-    }
-
-    fn busy_volume(
-        &self,
-        id: &str,
-        kind: Option<OperationKind>,
-    ) -> ProviderResult<Option<Operation>> {
-        let vol = self.world.volume(id)?;
-        let Some(op_id) = &vol.operation else {
-            return Ok(None);
-        };
-        let op = self.world.operation(op_id)?;
-        if Some(op.kind) == kind {
-            return Ok(Some(op.clone()));
-        }
-        Err(ProviderError::conflict(format!(
-            "volume {id} is busy with operation {op_id} ({:?})",
-            op.kind
-        )))
-    }
-
-    fn volume_op(&mut self, id: &str, action: Action) -> ProviderResult<Operation> {
-        let op = self.start_op(action, id, self.rules.durations.volume_ms, None, None);
-        if !op.state.is_done() {
-            self.volume_mut(id)?.operation = Some(op.id.clone());
-        }
-        Ok(op)
-    }
-
-    pub(crate) fn grow_volume(&mut self, id: &str, size_gb: u32) -> ProviderResult<Operation> {
-        check_volume_size("sizeGb", size_gb)?;
-        self.busy_volume(id, None)?;
-        let vol = self.world.volume(id)?;
-        if vol.state == VolumeState::Deleting {
-            return Err(ProviderError::conflict(format!(
-                "volume {id} is being deleted"
-            )));
-        }
-        if size_gb <= vol.size_gb {
-            return Err(ProviderError::invalid(format!(
-                "sizeGb {size_gb} must be larger than the volume's {} GB: volumes only grow",
-                vol.size_gb
-            )));
-        }
-        let tags = vol.tags.clone();
-        self.check_volume_quota(&tags, u64::from(size_gb - vol.size_gb))?;
-        self.volume_op(id, Action::GrowVolume { size_gb })
-    }
-
-    pub(crate) fn attach_volume(&mut self, id: &str, server_id: &str) -> ProviderResult<Operation> {
-        self.busy_volume(id, None)?;
-        let vol = self.world.volume(id)?;
-        match (&vol.state, &vol.attached_to) {
-            (VolumeState::Available, _) => {}
-            (VolumeState::Attached, Some(s)) => {
-                return Err(ProviderError::conflict(format!(
-                    "volume {id} is already attached to server {s}; detach it first"
-                )));
-            }
-            (state, _) => {
-                return Err(ProviderError::conflict(format!(
-                    "volume {id} must be Available to attach; it is {state:?}"
-                )));
-            }
-        }
-        let server = &self.world.server(server_id)?.server;
-        if server.state == ServerState::Deleting {
-            return Err(ProviderError::conflict(format!(
-                "server {server_id} is being deleted"
-            )));
-        }
-        let action = Action::AttachVolume {
-            server_id: server_id.to_string(),
-        };
-        self.volume_op(id, action)
-    }
-
-    pub(crate) fn detach_volume(&mut self, id: &str) -> ProviderResult<Operation> {
-        if let Some(op) = self.busy_volume(id, Some(OperationKind::DetachVolume))? {
-            return Ok(op);
-        }
-        let vol = self.world.volume(id)?;
-        if vol.state != VolumeState::Attached {
-            return Err(ProviderError::conflict(format!(
-                "volume {id} is not attached; it is {:?}",
-                vol.state
-            )));
-        }
-        self.volume_op(id, Action::DetachVolume)
-    }
-
-    pub(crate) fn delete_volume(&mut self, id: &str) -> ProviderResult<Operation> {
-        if let Some(op) = self.busy_volume(id, Some(OperationKind::DeleteVolume))? {
-            return Ok(op);
-        }
-        let vol = self.world.volume(id)?;
-        if let Some(s) = &vol.attached_to {
-            return Err(ProviderError::conflict(format!(
-                "volume {id} is attached to server {s}; detach it first"
-            )));
-        }
-        self.volume_mut(id)?.state = VolumeState::Deleting;
-        self.volume_op(id, Action::DeleteVolume)
-    }
-}
-
-/// The address of a server on the server segment, derived from its id's number.
-fn address_for(id: &str) -> String {
-    let n: u32 = id
-        .rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    format!("10.20.{}.{}", (n / 250) % 256, n % 250 + 4)
 }
 
 #[cfg(test)]
 mod tests {
-    use suido_provider::{Antivirus, CommercialPackage, VolumePlan};
+    use suido_provider::{CommercialPackage, OperationState};
 
     use super::*;
-    use crate::config::Durations;
-
-    fn t0() -> Timestamp {
-        Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
-    }
-
-    fn spec(menu: &str) -> ServerSpec {
-        ServerSpec {
-            name: "s".into(),
-            size: ServerSize::parse(menu).unwrap_or(ServerSize {
-                cpus: 0,
-                memory_gb: 0,
-            }),
-            os: OperatingSystem::RockyLinux,
-            os_disk_gb: None,
-            packages: Vec::new(),
-            antivirus: Antivirus::None,
-            rds_licenses: None,
-            disks: Vec::new(),
-        }
-    }
-
-    fn token(t: &str) -> ClientToken {
-        ClientToken::new(t).unwrap_or_else(|e| panic!("{e}"))
-    }
+    use crate::config::{Durations, Limits, Rules};
+    use crate::world::testkit::{server_spec as spec, t0, token};
 
     #[test]
     fn an_operation_completes_exactly_at_its_due_time() -> ProviderResult<()> {
@@ -1169,7 +633,7 @@ mod tests {
         )?;
         assert!(new);
         let id = op.resource_id.clone();
-        assert_eq!(world.next_due(), Some(after(t0(), 2000)));
+        assert_eq!(world.next_wake(), Some(after(t0(), 2000)));
 
         let mut early = Tx::new(&mut world, after(t0(), 1999), &rules);
         assert_eq!(early.complete_due(), 0);
@@ -1187,7 +651,7 @@ mod tests {
         let done = world.operation(&op.id)?;
         assert_eq!(done.state, OperationState::Succeeded);
         assert_eq!(done.finished_at, Some(after(t0(), 2000)));
-        assert_eq!(world.next_due(), None);
+        assert_eq!(world.next_wake(), None);
         Ok(())
     }
 
@@ -1242,47 +706,6 @@ mod tests {
             assert!(err.message().contains(expected), "{err} / {expected}");
             assert!(world.servers.is_empty() && world.ops.is_empty());
         }
-    }
-
-    #[test]
-    fn an_attach_to_a_server_deleted_meanwhile_fails_and_leaves_the_volume_available()
-    -> ProviderResult<()> {
-        let mut rules = Rules {
-            durations: Durations::instant(),
-            ..Rules::default()
-        };
-        let mut world = World::default();
-        let mut tx = Tx::new(&mut world, t0(), &rules);
-        let server = tx
-            .create_server(token("s"), Tags::new(), spec("1CPU-2GB"))?
-            .0
-            .resource_id;
-        let vspec = VolumeSpec {
-            name: "v".into(),
-            plan: VolumePlan::Iops2PerGb,
-            size_gb: 100,
-        };
-        let vol = tx
-            .create_volume(token("v"), Tags::new(), vspec)?
-            .0
-            .resource_id;
-
-        rules.durations.volume_ms = 1000;
-        let mut tx = Tx::new(&mut world, t0(), &rules);
-        let attach = tx.attach_volume(&vol, &server)?;
-        tx.delete_server(&server)?;
-        let mut later = Tx::new(&mut world, after(t0(), 1000), &rules);
-        assert_eq!(later.complete_due(), 1);
-        match &world.operation(&attach.id)?.state {
-            OperationState::Failed { error } => assert_eq!(error.label(), "not_found"),
-            other => panic!("attach ended {other:?}"),
-        }
-        let v = world.volume(&vol)?;
-        assert_eq!(
-            (v.state, v.attached_to.clone(), v.operation.clone()),
-            (VolumeState::Available, None, None)
-        );
-        Ok(())
     }
 
     #[test]

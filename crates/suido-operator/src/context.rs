@@ -9,8 +9,11 @@ use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
-use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Tenant, VirtualServer};
-use suido_provider::{BlockStorageProvider, ComputeProvider, ProviderResult};
+use suido_api::v1alpha1::{
+    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow, ServerRestore,
+    ServerSnapshot, SmtpRelay, Tenant, VirtualServer, WafInstance,
+};
+use suido_provider::{Platform, ProviderResult};
 
 use crate::backoff::Backoff;
 use crate::metrics::Metrics;
@@ -48,6 +51,49 @@ impl Default for Timing {
     }
 }
 
+/// The caches the controllers read. The managed kinds' stores are their controllers' own, so
+/// that each kind is watched and held once.
+#[derive(Clone)]
+pub struct Stores {
+    /// Tenants, to find who owns a namespace.
+    pub tenants: Store<Tenant>,
+    /// Maintenance windows, for changes that wait for one.
+    pub windows: Store<MaintenanceWindow>,
+    /// VirtualServers.
+    pub servers: Store<VirtualServer>,
+    /// BlockVolumes.
+    pub volumes: Store<BlockVolume>,
+    /// LoadBalancers.
+    pub load_balancers: Store<LoadBalancer>,
+    /// WafInstances.
+    pub wafs: Store<WafInstance>,
+    /// IntrusionPreventions.
+    pub intrusion_preventions: Store<IntrusionPrevention>,
+    /// SmtpRelays.
+    pub smtp_relays: Store<SmtpRelay>,
+    /// BackupPolicies.
+    pub backups: Store<BackupPolicy>,
+    /// ServerSnapshots.
+    pub snapshots: Store<ServerSnapshot>,
+    /// ServerRestores.
+    pub restores: Store<ServerRestore>,
+}
+
+/// Platform settings that tenants cannot change.
+#[derive(Clone, Debug)]
+pub struct PlatformSettings {
+    /// The sender domain the platform designates for the SMTP relay (§2.1.3 (14)).
+    pub smtp_sender_domain: String,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        PlatformSettings {
+            smtp_sender_domain: "mail.suido-platform.example".to_owned(),
+        }
+    }
+}
+
 /// Shared controller state.
 pub struct Context {
     /// Kubernetes client.
@@ -56,38 +102,36 @@ pub struct Context {
     pub recorder: Recorder,
     /// Operator metrics.
     pub metrics: Arc<Metrics>,
-    /// Virtual servers on the platform.
-    pub compute: Arc<dyn ComputeProvider>,
-    /// Block storage on the platform.
-    pub storage: Arc<dyn BlockStorageProvider>,
+    /// The platform's APIs.
+    pub platform: Arc<dyn Platform>,
     /// Per-object backoff for transient errors.
     pub backoff: Backoff,
     /// The last status written per object, against a lagging cache.
     pub memo: Memo,
-    /// Tenants, to find who owns a namespace.
+    /// The caches.
+    pub stores: Stores,
+    /// Tenants (also in `stores`).
     pub tenants: Store<Tenant>,
-    /// Maintenance windows, for changes that wait for one.
+    /// Maintenance windows (also in `stores`).
     pub windows: Store<MaintenanceWindow>,
-    /// VirtualServers, for volume attachment.
+    /// VirtualServers (also in `stores`).
     pub servers: Store<VirtualServer>,
-    /// BlockVolumes, for the servers' status.
+    /// BlockVolumes (also in `stores`).
     pub volumes: Store<BlockVolume>,
+    /// Platform settings.
+    pub settings: PlatformSettings,
     /// Timing knobs.
     pub timing: Timing,
 }
 
 impl Context {
     /// A new context; Events are reported as `suido-operator`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         metrics: Arc<Metrics>,
-        compute: Arc<dyn ComputeProvider>,
-        storage: Arc<dyn BlockStorageProvider>,
-        tenants: Store<Tenant>,
-        windows: Store<MaintenanceWindow>,
-        servers: Store<VirtualServer>,
-        volumes: Store<BlockVolume>,
+        platform: Arc<dyn Platform>,
+        stores: Stores,
+        settings: PlatformSettings,
         timing: Timing,
     ) -> Self {
         let recorder = Recorder::new(
@@ -101,14 +145,15 @@ impl Context {
             client,
             recorder,
             metrics,
-            compute,
-            storage,
+            platform,
             backoff: Backoff::new(Duration::from_millis(500), timing.backoff_max),
             memo: Memo::default(),
-            tenants,
-            windows,
-            servers,
-            volumes,
+            tenants: stores.tenants.clone(),
+            windows: stores.windows.clone(),
+            servers: stores.servers.clone(),
+            volumes: stores.volumes.clone(),
+            stores,
+            settings,
             timing,
         }
     }
@@ -117,10 +162,18 @@ impl Context {
     /// reconcile never computes a status from a half-filled cache. Immediate once they are.
     pub async fn caches_ready(&self) {
         // An error means the cache's writer is gone, which only happens at shutdown.
-        let _ = self.tenants.wait_until_ready().await;
-        let _ = self.windows.wait_until_ready().await;
-        let _ = self.servers.wait_until_ready().await;
-        let _ = self.volumes.wait_until_ready().await;
+        let s = &self.stores;
+        let _ = s.tenants.wait_until_ready().await;
+        let _ = s.windows.wait_until_ready().await;
+        let _ = s.servers.wait_until_ready().await;
+        let _ = s.volumes.wait_until_ready().await;
+        let _ = s.load_balancers.wait_until_ready().await;
+        let _ = s.wafs.wait_until_ready().await;
+        let _ = s.intrusion_preventions.wait_until_ready().await;
+        let _ = s.smtp_relays.wait_until_ready().await;
+        let _ = s.backups.wait_until_ready().await;
+        let _ = s.snapshots.wait_until_ready().await;
+        let _ = s.restores.wait_until_ready().await;
     }
 
     /// Runs one provider call, recording its result and latency.

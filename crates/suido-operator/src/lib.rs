@@ -15,5 +15,5 @@ mod run;
 pub mod status;
 pub mod tenancy;
 
-pub use context::Timing;
+pub use context::{PlatformSettings, Timing};
 pub use run::{OperatorConfig, RunError, run};

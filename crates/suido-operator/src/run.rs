@@ -11,23 +11,27 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use suido_api::v1alpha1::{BlockVolume, MaintenanceWindow, Phase, Tenant, VirtualServer};
-use suido_provider::{BlockStorageProvider, ComputeProvider};
+use suido_api::v1alpha1::{
+    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow, ServerRestore,
+    ServerSnapshot, SmtpRelay, Tenant, VirtualServer, WafInstance,
+};
+use suido_provider::Platform;
 use tokio::sync::watch;
 
-use crate::context::{Context, Timing};
-use crate::managed::controller::{controller, run as managed_run};
+use crate::context::{Context, PlatformSettings, Stores, Timing};
 use crate::http::{self, Probes};
+use crate::managed::ManagedKind;
+use crate::managed::controller::{controller, run as managed_run};
 use crate::metrics::{Metrics, PhaseLabels};
 
 /// What the operator needs to run.
 pub struct OperatorConfig {
     /// Kubernetes client.
     pub client: Client,
-    /// The platform's compute API.
-    pub compute: Arc<dyn ComputeProvider>,
-    /// The platform's block storage API.
-    pub storage: Arc<dyn BlockStorageProvider>,
+    /// The platform's APIs.
+    pub platform: Arc<dyn Platform>,
+    /// Platform settings tenants cannot change.
+    pub settings: PlatformSettings,
     /// Where `/metrics`, `/healthz` and `/readyz` listen.
     pub probe_addr: SocketAddr,
     /// Timing knobs.
@@ -93,17 +97,25 @@ pub async fn run(
     // each kind is watched and held once.
     let vs_controller = controller::<VirtualServer>(&client);
     let bv_controller = controller::<BlockVolume>(&client);
-    let tenants = cache::<Tenant>(&client);
-    let windows = cache::<MaintenanceWindow>(&client);
+    let stores = Stores {
+        tenants: cache::<Tenant>(&client),
+        windows: cache::<MaintenanceWindow>(&client),
+        servers: vs_controller.store(),
+        volumes: bv_controller.store(),
+        load_balancers: cache::<LoadBalancer>(&client),
+        wafs: cache::<WafInstance>(&client),
+        intrusion_preventions: cache::<IntrusionPrevention>(&client),
+        smtp_relays: cache::<SmtpRelay>(&client),
+        backups: cache::<BackupPolicy>(&client),
+        snapshots: cache::<ServerSnapshot>(&client),
+        restores: cache::<ServerRestore>(&client),
+    };
     let ctx = Arc::new(Context::new(
         client,
         metrics,
-        config.compute,
-        config.storage,
-        tenants,
-        windows,
-        vs_controller.store(),
-        bv_controller.store(),
+        config.platform,
+        stores,
+        config.settings,
         config.timing,
     ));
     tokio::spawn(count_phases(ctx.clone(), shutdown.clone()));
@@ -131,15 +143,8 @@ pub async fn run(
 async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let mut counts: BTreeMap<(&str, String), i64> = BTreeMap::new();
-        let phase = |p: Option<Phase>| p.map_or_else(|| "Unknown".to_owned(), |p| format!("{p:?}"));
-        for vs in ctx.servers.state() {
-            let p = phase(vs.status.as_ref().and_then(|s| s.managed.phase));
-            *counts.entry(("VirtualServer", p)).or_default() += 1;
-        }
-        for bv in ctx.volumes.state() {
-            let p = phase(bv.status.as_ref().and_then(|s| s.managed.phase));
-            *counts.entry(("BlockVolume", p)).or_default() += 1;
-        }
+        count::<VirtualServer>(&ctx.stores.servers, &mut counts);
+        count::<BlockVolume>(&ctx.stores.volumes, &mut counts);
         ctx.metrics.managed_resources.clear();
         for ((kind, phase), n) in counts {
             ctx.metrics
@@ -154,5 +159,16 @@ async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
             _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// Adds the objects of `store` to `counts` by phase.
+fn count<K: ManagedKind>(store: &Store<K>, counts: &mut BTreeMap<(&'static str, String), i64>) {
+    for obj in store.state() {
+        let phase = obj
+            .status_ref()
+            .and_then(|s| K::managed(s).phase)
+            .map_or_else(|| "Unknown".to_owned(), |p| format!("{p:?}"));
+        *counts.entry((K::KIND, phase)).or_default() += 1;
     }
 }

@@ -142,13 +142,15 @@ mod tests {
             matches!(owner(&ts, "shared"), Owner::Tenant(t) if t.metadata.name.as_deref() == Some("other"))
         );
         let mut late = (*ts[2]).clone();
-        late.metadata.creation_timestamp = Some(
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-12-02T00:00:00Z".parse().unwrap()),
-        );
+        late.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-12-02T00:00:00Z".parse().unwrap(),
+            ));
         let mut early = (*ts[1]).clone();
-        early.metadata.creation_timestamp = Some(
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-12-01T00:00:00Z".parse().unwrap()),
-        );
+        early.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-12-01T00:00:00Z".parse().unwrap(),
+            ));
         let dated = vec![Arc::new(late), Arc::new(early)];
         assert!(
             matches!(owner(&dated, "shared"), Owner::Tenant(t) if t.metadata.name.as_deref() == Some("vendor"))

@@ -11,7 +11,7 @@ use kube::api::{Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use suido_controlplane::{ControlPlane, Handle};
-use suido_operator::{OperatorConfig, Timing};
+use suido_operator::{OperatorConfig, PlatformSettings, Timing};
 use suido_sim::{Rules, Sim, SimConfig, SimHandle, SimProvider};
 use tokio::sync::{oneshot, watch};
 
@@ -121,8 +121,8 @@ impl DevStack {
         let (bound_tx, bound_rx) = oneshot::channel();
         let operator_config = OperatorConfig {
             client: client.clone(),
-            compute: provider.clone(),
-            storage: provider,
+            platform: provider,
+            settings: PlatformSettings::default(),
             probe_addr: config.probe_addr,
             timing: config.timing.clone(),
         };

@@ -81,7 +81,12 @@ pub fn check_adoption<K: ManagedKind>(
     let Some(resource) = found else {
         return Err(refusal::<K>(id, tenant));
     };
-    if resource.tags().get(identity::TAG_TENANT).map(String::as_str) != Some(tenant) {
+    if resource
+        .tags()
+        .get(identity::TAG_TENANT)
+        .map(String::as_str)
+        != Some(tenant)
+    {
         return Err(refusal::<K>(id, tenant));
     }
     let uid = obj.uid().unwrap_or_default();
@@ -148,7 +153,9 @@ pub async fn find<K: ManagedKind>(
             )));
         }
         check_adoption(obj, id, tenant, found.as_ref(), claims)?;
-        return found.map(Found::Adopted).ok_or_else(|| refusal::<K>(id, tenant));
+        return found
+            .map(Found::Adopted)
+            .ok_or_else(|| refusal::<K>(id, tenant));
     }
     if let Some(id) = in_status {
         match not_found_is_none(actuator.get(&id).await)? {
@@ -172,4 +179,3 @@ pub async fn find<K: ManagedKind>(
         None => Found::Absent,
     })
 }
-

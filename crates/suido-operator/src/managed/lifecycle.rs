@@ -361,9 +361,7 @@ async fn converge<K: ManagedKind>(
     let observe_only = observe_only(obj);
     let mut obs = Observation::nothing(observe_only);
     let poll = Action::requeue(env.timing.poll);
-    let attempt = obj
-        .status_ref()
-        .and_then(|s| K::managed(s).attempt);
+    let attempt = obj.status_ref().and_then(|s| K::managed(s).attempt);
     let found = adoption::find(obj, &tenant, env.claims, actuator).await?;
     let built = match found {
         Found::Adopted(e) | Found::Owned(e) => Some(e),
@@ -404,9 +402,7 @@ async fn converge<K: ManagedKind>(
                 "spec.managementPolicy ObserveOnly needs spec.externalId".to_owned(),
             ));
         }
-        Found::Absent => {
-            create(obj, &tenant, &desired, &refs, attempt, actuator, effects).await?
-        }
+        Found::Absent => create(obj, &tenant, &desired, &refs, attempt, actuator, effects).await?,
     };
     obs.refs = Some(refs);
     let Some(mut external) = built else {
@@ -416,7 +412,10 @@ async fn converge<K: ManagedKind>(
         obs.external = Some(external);
         return Ok((obs, Action::requeue(env.timing.drift)));
     }
-    let refs = obs.refs.as_ref().ok_or_else(|| Error::Pending("references".into()))?;
+    let refs = obs
+        .refs
+        .as_ref()
+        .ok_or_else(|| Error::Pending("references".into()))?;
     let acted = actuator.act(obj, &desired, &mut external, refs).await?;
     for note in &acted.notes {
         effects

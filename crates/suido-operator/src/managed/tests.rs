@@ -316,8 +316,14 @@ async fn a_create_writes_the_marker_then_the_final_status_and_nothing_on_a_resyn
     let status = obj.status.as_ref().unwrap();
     assert_eq!(status.managed.external_id.as_deref(), Some("vol-new-1"));
     let vol = fake.get("vol-new-1").await.unwrap();
-    assert_eq!(vol.tags.get(identity::TAG_TENANT).map(String::as_str), Some("vendor"));
-    assert_eq!(vol.tags.get(identity::TAG_UID).map(String::as_str), Some("u1"));
+    assert_eq!(
+        vol.tags.get(identity::TAG_TENANT).map(String::as_str),
+        Some("vendor")
+    );
+    assert_eq!(
+        vol.tags.get(identity::TAG_UID).map(String::as_str),
+        Some("u1")
+    );
     w.apply(&mut obj, &fake, &rec).await.unwrap();
     assert_eq!(rec.writes(), 2, "a resync writes nothing");
     assert_eq!(fake.creates.lock().unwrap().len(), 1);
@@ -328,12 +334,17 @@ async fn a_crash_between_the_marker_and_the_create_creates_once() {
     let (w, rec) = (World::new(), Recorder::default());
     // The first run wrote the marker and died before the create reached the platform.
     let fake = Fake {
-        before_create: Some(Box::new(|_| Err(ProviderError::transient("connection reset")))),
+        before_create: Some(Box::new(|_| {
+            Err(ProviderError::transient("connection reset"))
+        })),
         ..Fake::default()
     };
     let mut obj = bv("data", "u1", "");
     assert!(w.apply(&mut obj, &fake, &rec).await.is_err());
-    assert_eq!(obj.status.as_ref().unwrap().managed.phase, Some(Phase::Provisioning));
+    assert_eq!(
+        obj.status.as_ref().unwrap().managed.phase,
+        Some(Phase::Provisioning)
+    );
     assert!(fake.ids().is_empty());
     let fake = Fake::default();
     w.apply(&mut obj, &fake, &rec).await.unwrap();
@@ -380,7 +391,10 @@ async fn a_lost_resource_is_replaced_once_under_a_new_token() {
         .find(|c| c.type_ == cond::READY)
         .unwrap()
         .clone();
-    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", reasons::LOST));
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reasons::LOST)
+    );
     w.apply(&mut obj, &fake, &rec).await.unwrap();
     assert_eq!(rec.warnings().len(), 1, "one Warning for one loss");
 }
@@ -412,12 +426,20 @@ async fn adopting_another_tenants_resource_is_refused_and_reveals_nothing() {
     let err = w.apply(&mut obj, &fake, &rec).await.unwrap_err();
     assert!(err.is_terminal());
     let (status, reason, message) = condition(&obj, cond::READY);
-    assert_eq!((status.as_str(), reason.as_str()), ("False", reasons::ADOPTION_REFUSED));
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", reasons::ADOPTION_REFUSED)
+    );
     // The same words as for an id that does not exist at all.
     let mut missing = bv("grab", "u2", "externalId: vol-nothing");
-    w.apply(&mut missing, &fake, &Recorder::default()).await.unwrap_err();
+    w.apply(&mut missing, &fake, &Recorder::default())
+        .await
+        .unwrap_err();
     let (_, _, missing_message) = condition(&missing, cond::READY);
-    assert_eq!(message.replace("vol-theirs", "X"), missing_message.replace("vol-nothing", "X"));
+    assert_eq!(
+        message.replace("vol-theirs", "X"),
+        missing_message.replace("vol-nothing", "X")
+    );
     for secret in ["other", "their-uid", "iqn", "100"] {
         assert!(!message.contains(secret), "{message} leaks {secret}");
     }
@@ -425,7 +447,9 @@ async fn adopting_another_tenants_resource_is_refused_and_reveals_nothing() {
     assert!(obj.status.unwrap().managed.external_id.is_none());
     // Deleting the refused object never touches the resource.
     let mut doomed = bv("grab", "u2", "externalId: vol-theirs");
-    lifecycle::cleanup(&mut doomed, &w.env(), &fake, &rec).await.unwrap();
+    lifecycle::cleanup(&mut doomed, &w.env(), &fake, &rec)
+        .await
+        .unwrap();
     assert!(fake.deletes.lock().unwrap().is_empty());
     assert_eq!(fake.ids(), ["vol-theirs"]);
 }
@@ -438,8 +462,13 @@ async fn a_tenant_adopts_its_own_resource_and_deletes_it_with_delete_policy() {
     w.apply(&mut obj, &fake, &rec).await.unwrap();
     assert_eq!(*fake.acts.lock().unwrap(), 1);
     assert_eq!(condition(&obj, cond::READY).0, "True");
-    assert_eq!(obj.status.as_ref().unwrap().managed.external_id.as_deref(), Some("vol-mine"));
-    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec).await.unwrap();
+    assert_eq!(
+        obj.status.as_ref().unwrap().managed.external_id.as_deref(),
+        Some("vol-mine")
+    );
+    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec)
+        .await
+        .unwrap();
     assert_eq!(*fake.deletes.lock().unwrap(), ["vol-mine"]);
 }
 
@@ -452,14 +481,22 @@ async fn a_second_claim_on_one_resource_is_refused() {
     let mut second = bv("second", "u5", "externalId: vol-shared");
     second.metadata.creation_timestamp = Some(Time("2026-12-02T00:00:00Z".parse().unwrap()));
     w.claims = vec![Arc::new(first.clone()), Arc::new(second.clone())];
-    w.apply(&mut first, &fake, &Recorder::default()).await.unwrap();
-    let err = w.apply(&mut second, &fake, &Recorder::default()).await.unwrap_err();
+    w.apply(&mut first, &fake, &Recorder::default())
+        .await
+        .unwrap();
+    let err = w
+        .apply(&mut second, &fake, &Recorder::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.reason(), reasons::ALREADY_MANAGED);
     // A resource whose creating object still exists cannot be adopted either.
     let fake = Fake::holding(vec![volume("vol-built", ours("u6", "vendor"))]);
     w.claims = vec![Arc::new(bv("builder", "u6", ""))];
     let mut thief = bv("thief", "u7", "externalId: vol-built");
-    let err = w.apply(&mut thief, &fake, &Recorder::default()).await.unwrap_err();
+    let err = w
+        .apply(&mut thief, &fake, &Recorder::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.reason(), reasons::ALREADY_MANAGED);
     assert!(!err.to_string().contains("builder"));
 }
@@ -490,15 +527,26 @@ async fn external_id_added_or_removed_after_build_is_refused() {
 async fn observe_only_reads_and_never_acts_or_deletes_and_orphan_keeps_the_resource() {
     let (w, rec) = (World::new(), Recorder::default());
     let fake = Fake::holding(vec![volume("vol-seen", ours("gone", "vendor"))]);
-    let mut obj = bv("seen", "u10", "externalId: vol-seen\nmanagementPolicy: ObserveOnly");
+    let mut obj = bv(
+        "seen",
+        "u10",
+        "externalId: vol-seen\nmanagementPolicy: ObserveOnly",
+    );
     w.apply(&mut obj, &fake, &rec).await.unwrap();
     assert_eq!(*fake.acts.lock().unwrap(), 0);
-    assert_eq!(obj.status.as_ref().unwrap().managed.phase, Some(Phase::Observed));
+    assert_eq!(
+        obj.status.as_ref().unwrap().managed.phase,
+        Some(Phase::Observed)
+    );
     assert_eq!(obj.status.as_ref().unwrap().size_gb, Some(100));
-    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec).await.unwrap();
+    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec)
+        .await
+        .unwrap();
     let mut orphan = bv("keep", "u11", "deletionPolicy: Orphan");
     w.apply(&mut orphan, &fake, &rec).await.unwrap();
-    lifecycle::cleanup(&mut orphan, &w.env(), &fake, &rec).await.unwrap();
+    lifecycle::cleanup(&mut orphan, &w.env(), &fake, &rec)
+        .await
+        .unwrap();
     assert!(fake.deletes.lock().unwrap().is_empty());
     assert_eq!(fake.ids().len(), 2);
     assert!(rec.reasons().iter().filter(|r| *r == "Orphaned").count() == 2);
@@ -509,7 +557,9 @@ async fn a_delete_waits_until_gone_and_a_held_delete_is_reported() {
     let (w, fake, rec) = (World::new(), Fake::default(), Recorder::default());
     let mut obj = bv("data", "u12", "");
     w.apply(&mut obj, &fake, &rec).await.unwrap();
-    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec).await.unwrap();
+    lifecycle::cleanup(&mut obj, &w.env(), &fake, &rec)
+        .await
+        .unwrap();
     assert!(fake.ids().is_empty());
     let mut protected = bv("safe", "u13", "deletionProtection: true");
     w.apply(&mut protected, &fake, &rec).await.unwrap();
@@ -518,7 +568,10 @@ async fn a_delete_waits_until_gone_and_a_held_delete_is_reported() {
         .unwrap_err();
     assert_eq!(err.reason(), reasons::DELETION_PROTECTED);
     assert_eq!(fake.ids().len(), 1);
-    assert_eq!(condition(&protected, cond::READY).1, reasons::DELETION_PROTECTED);
+    assert_eq!(
+        condition(&protected, cond::READY).1,
+        reasons::DELETION_PROTECTED
+    );
 }
 
 #[tokio::test]
@@ -540,7 +593,11 @@ async fn tenant_rules_and_repeated_failures_write_once() {
     for _ in 0..3 {
         w2.apply(&mut obj, &flaky, &rec2).await.unwrap_err();
     }
-    assert_eq!(rec2.writes(), 2, "the marker and one failure status for three failures");
+    assert_eq!(
+        rec2.writes(),
+        2,
+        "the marker and one failure status for three failures"
+    );
     assert_eq!(condition(&obj, cond::SYNCED).1, reasons::RECONCILE_ERROR);
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use suido_operator::{OperatorConfig, Timing};
+use suido_operator::{OperatorConfig, PlatformSettings, Timing};
 use suido_sim::SimProvider;
 use tokio::sync::watch;
 
@@ -63,8 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         suido_operator::run(
             OperatorConfig {
                 client,
-                compute: provider.clone(),
-                storage: provider,
+                platform: provider,
+                settings: PlatformSettings::default(),
                 probe_addr: args.metrics,
                 timing: Timing::default(),
             },

@@ -16,13 +16,17 @@ use suido_api::v1alpha1::conditions::reasons;
 use suido_api::v1alpha1::{
     BlockVolume, BlockVolumeStatus, ManagedSpec, ManagedStatus, VirtualServer,
 };
-use suido_provider::{ClientToken, Operation, ProviderResult, Tags, Volume, VolumeSpec, VolumeState};
+use suido_provider::{
+    ClientToken, Operation, ProviderResult, Tags, Volume, VolumeSpec, VolumeState,
+};
 
 use self::steps::{Step, Target};
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, External, Flow, Lifecycle, ManagedKind, Note, Verdict};
+use crate::managed::{
+    Acted, Actuator, Error, External, Flow, Lifecycle, ManagedKind, Note, Verdict,
+};
 
 impl External for Volume {
     fn id(&self) -> &str {
@@ -148,13 +152,13 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
 
     async fn get(&self, id: &str) -> ProviderResult<Volume> {
         self.ctx
-            .call("get_volume", self.ctx.storage.get_volume(id))
+            .call("get_volume", self.ctx.platform.get_volume(id))
             .await
     }
 
     async fn list(&self, selector: &Tags) -> ProviderResult<Vec<Volume>> {
         self.ctx
-            .call("list_volumes", self.ctx.storage.list_volumes(selector))
+            .call("list_volumes", self.ctx.platform.list_volumes(selector))
             .await
     }
 
@@ -167,7 +171,7 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
         self.ctx
             .call(
                 "create_volume",
-                self.ctx.storage.create_volume(token, tags, desired),
+                self.ctx.platform.create_volume(token, tags, desired),
             )
             .await
     }
@@ -181,7 +185,7 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
     ) -> Result<Acted<Step>, Error> {
         let step = steps::plan(desired, volume, target);
         let (ctx, id) = (self.ctx, volume.id.as_str());
-        let storage = &ctx.storage;
+        let storage = &ctx.platform;
         let note = match &step {
             Step::Wait | Step::Done | Step::WaitForServer(_) => None,
             Step::Grow(size) => {
@@ -229,7 +233,9 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
         if bv.spec.deletion_protection {
             return Err(Error::Blocked {
                 reason: reasons::DELETION_PROTECTED,
-                message: "spec.deletionProtection is true: the volume is kept until it is set to false".to_owned(),
+                message:
+                    "spec.deletionProtection is true: the volume is kept until it is set to false"
+                        .to_owned(),
             });
         }
         if let Some(server) = self.live_attachment(bv, volume) {
@@ -244,7 +250,7 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
             // The server is gone or going: detach first, as the platform deletes only detached
             // volumes.
             self.ctx
-                .call("detach_volume", self.ctx.storage.detach_volume(&volume.id))
+                .call("detach_volume", self.ctx.platform.detach_volume(&volume.id))
                 .await?;
             return Err(Error::Pending(format!(
                 "detaching volume {} before deleting it",
@@ -259,7 +265,7 @@ impl Actuator<BlockVolume> for VolumeActuator<'_> {
 
     async fn delete(&self, id: &str) -> ProviderResult<Operation> {
         self.ctx
-            .call("delete_volume", self.ctx.storage.delete_volume(id))
+            .call("delete_volume", self.ctx.platform.delete_volume(id))
             .await
     }
 }

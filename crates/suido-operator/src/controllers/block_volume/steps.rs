@@ -52,7 +52,11 @@ pub fn target(bv: &BlockVolume, servers: &[Arc<VirtualServer>]) -> Result<Target
         &attach.server_name,
     )?;
     Ok(
-        match vs.status.as_ref().and_then(|s| s.managed.external_id.clone()) {
+        match vs
+            .status
+            .as_ref()
+            .and_then(|s| s.managed.external_id.clone())
+        {
             Some(id) => Target::Server {
                 name: attach.server_name.clone(),
                 id,
@@ -100,7 +104,6 @@ pub fn plan(desired: &VolumeSpec, volume: &Volume, target: &Target) -> Step {
         (Target::Detached, None) => Step::Done,
     }
 }
-
 
 /// Fills the volume's own status fields and returns its `Attached` condition.
 pub fn observe(

@@ -1,6 +1,5 @@
 //! Unit tests of the BlockVolume's pure steps and status.
 
-
 use super::steps::*;
 use super::*;
 use crate::managed::lifecycle::{desired_status, failed_status};

@@ -21,7 +21,7 @@ use suido_api::v1alpha1::{
     BlockVolume, ManagedSpec, ManagedStatus, VirtualServer, VirtualServerStatus,
 };
 use suido_provider::{
-    ClientToken, MonitoringSettings, Operation, OperatingSystem, ProviderResult, Server,
+    ClientToken, MonitoringSettings, OperatingSystem, Operation, ProviderResult, Server,
     ServerSpec, ServerState, Tags,
 };
 
@@ -158,7 +158,7 @@ impl ServerActuator<'_> {
     /// Carries out one step on the platform; the note tells the tenant.
     async fn execute(&self, server: &Server, step: &Step) -> Result<Option<Note>, Error> {
         let (ctx, id) = (self.ctx, server.id.as_str());
-        let compute = &ctx.compute;
+        let compute = &ctx.platform;
         let note = |reason, message: String| Ok(Some(Note { reason, message }));
         match step {
             Step::Wait | Step::Done | Step::Hold { .. } => Ok(None),
@@ -249,13 +249,13 @@ impl Actuator<VirtualServer> for ServerActuator<'_> {
 
     async fn get(&self, id: &str) -> ProviderResult<Server> {
         self.ctx
-            .call("get_server", self.ctx.compute.get_server(id))
+            .call("get_server", self.ctx.platform.get_server(id))
             .await
     }
 
     async fn list(&self, selector: &Tags) -> ProviderResult<Vec<Server>> {
         self.ctx
-            .call("list_servers", self.ctx.compute.list_servers(selector))
+            .call("list_servers", self.ctx.platform.list_servers(selector))
             .await
     }
 
@@ -268,7 +268,7 @@ impl Actuator<VirtualServer> for ServerActuator<'_> {
         self.ctx
             .call(
                 "create_server",
-                self.ctx.compute.create_server(token, tags, &desired.0),
+                self.ctx.platform.create_server(token, tags, &desired.0),
             )
             .await
     }
@@ -281,7 +281,8 @@ impl Actuator<VirtualServer> for ServerActuator<'_> {
         refs: &Refs,
     ) -> Result<Acted<Step>, Error> {
         let (spec, monitoring) = desired;
-        let decide = |s: &Server| plan::plan(&vs.spec, spec, monitoring.as_ref(), s, refs.window_open);
+        let decide =
+            |s: &Server| plan::plan(&vs.spec, spec, monitoring.as_ref(), s, refs.window_open);
         let mut step = decide(server);
         let mut notes: Vec<Note> = self.execute(server, &step).await?.into_iter().collect();
         if let Step::Monitor(settings) = &step {
@@ -314,7 +315,7 @@ impl Actuator<VirtualServer> for ServerActuator<'_> {
 
     async fn delete(&self, id: &str) -> ProviderResult<Operation> {
         self.ctx
-            .call("delete_server", self.ctx.compute.delete_server(id))
+            .call("delete_server", self.ctx.platform.delete_server(id))
             .await
     }
 }

@@ -1,9 +1,11 @@
 //! The VirtualServer's pure steps: what the platform should build from the spec, and the next
 //! step for a built server (size and disk changes by the disruption policy, monitoring, power).
 
-use suido_api::v1alpha1::{Antivirus, DisruptionPolicy, PowerState, VirtualServer, VirtualServerSpec};
-use suido_provider::{DiskSpec, MonitoringSettings, Server, ServerSpec, ServerState};
 use kube::ResourceExt;
+use suido_api::v1alpha1::{
+    Antivirus, DisruptionPolicy, PowerState, VirtualServer, VirtualServerSpec,
+};
+use suido_provider::{DiskSpec, MonitoringSettings, Server, ServerSpec, ServerState};
 
 use crate::convert;
 
@@ -30,7 +32,12 @@ pub fn build(vs: &VirtualServer) -> (ServerSpec, Option<MonitoringSettings>) {
             spec.os_disk_gb
                 .unwrap_or_else(|| spec.os.standard_os_disk_gb()),
         ),
-        packages: spec.packages.iter().copied().map(convert::package).collect(),
+        packages: spec
+            .packages
+            .iter()
+            .copied()
+            .map(convert::package)
+            .collect(),
         antivirus: convert::antivirus(spec.antivirus),
         rds_licenses: spec.rds_licenses,
         disks: spec
@@ -187,4 +194,3 @@ pub fn plan(
         _ => Step::Done,
     }
 }
-

@@ -5,8 +5,8 @@ use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::{DiskStatus, Phase, PowerState, VirtualServerStatus};
 use suido_provider::{Server, ServerState};
 
-use super::plan::{Change, HoldReason, Step};
 use super::Refs;
+use super::plan::{Change, HoldReason, Step};
 use crate::conditions::Desired;
 use crate::convert;
 use crate::managed::Verdict;

@@ -5,8 +5,8 @@ use super::*;
 use crate::managed::lifecycle::{desired_status, failed_status};
 use crate::managed::{Error, Observation};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
-use suido_provider::ProviderError;
 use suido_api::v1alpha1::*;
+use suido_provider::ProviderError;
 use suido_provider::{ClientToken, Disk, DiskSpec};
 
 fn vs(spec_yaml: &str) -> VirtualServer {
@@ -324,7 +324,7 @@ fn terminal_errors_show_in_ready_and_tenant_policy_transient_only_in_synced() {
     };
     assert_eq!(get(cond::READY).reason, reasons::VENDOR_ONLY);
     assert_eq!(get(cond::TENANT_POLICY).status, "False");
-        let transient = Error::from(ProviderError::transient("503"));
+    let transient = Error::from(ProviderError::transient("503"));
     assert!(!transient.is_terminal());
     assert_eq!(transient.metric_label(), "provider_transient");
     let s = failed_status(&v, &transient, Timestamp::UNIX_EPOCH);

@@ -19,6 +19,7 @@ use suido_provider::Platform;
 use tokio::sync::watch;
 
 use crate::context::{Context, PlatformSettings, Stores, Timing};
+use crate::controllers::{maintenance_window, tenant};
 use crate::http::{self, Probes};
 use crate::managed::ManagedKind;
 use crate::managed::controller::{controller, run as managed_run};
@@ -130,7 +131,9 @@ pub async fn run(
         _ = async {
             tokio::join!(
                 managed_run(vs_controller, ctx.clone()),
-                managed_run(bv_controller, ctx.clone())
+                managed_run(bv_controller, ctx.clone()),
+                tenant::run(ctx.client.clone(), ctx.clone()),
+                maintenance_window::run(ctx.client.clone(), ctx.clone())
             );
         } => {}
         _ = stop.wait_for(|s| *s) => {}

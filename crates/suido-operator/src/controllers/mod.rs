@@ -2,4 +2,6 @@
 //! holds only what makes its kind different; the lifecycle is in [`crate::managed`].
 
 pub mod block_volume;
+pub mod maintenance_window;
+pub mod tenant;
 pub mod virtual_server;

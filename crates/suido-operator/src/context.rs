@@ -89,7 +89,7 @@ pub struct PlatformSettings {
 impl Default for PlatformSettings {
     fn default() -> Self {
         PlatformSettings {
-            smtp_sender_domain: "mail.suido-platform.example".to_owned(),
+            smtp_sender_domain: "suido-relay.example".to_owned(),
         }
     }
 }

@@ -1,8 +1,14 @@
-//! Crash test: while 200 VirtualServers converge, the operator process is killed with SIGKILL
+//! Crash test: while 150 VirtualServers converge, the operator process is killed with SIGKILL
 //! at random points and started again, ten times; halfway, every server is also resized, so the
-//! kills land in creates and in stop/resize/start sequences. Afterwards every server is Ready at
-//! its new size and the platform holds exactly one server per VirtualServer: none duplicated,
-//! none leaked.
+//! kills land in creates and in stop/resize/start sequences (checked: platform operations of
+//! those kinds were running at some kills). Afterwards every server is Ready at its new size and
+//! the platform holds exactly one server per VirtualServer: none duplicated, none leaked. Then
+//! everything is deleted with a kill in the middle, and the platform ends with no server.
+//!
+//! It runs twice: on a platform that deduplicates creates by client token, and on one that does
+//! not (as OpenStack does not), where only the operator's marker and lookup by tag prevent
+//! duplicates. The kill schedule is seeded; the seed is printed, and `SUIDO_CRASH_SEED=N`
+//! replays it.
 
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
@@ -15,18 +21,18 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use suido::dev::{DevConfig, DevStack};
 use suido_api::v1alpha1::{VirtualServer, VirtualServerSpec};
-use suido_provider::{ComputeProvider, Tags};
+use suido_provider::{ComputeProvider, OperationKind, ServerState, Tags};
 use suido_sim::{Durations, Rules, SimProvider};
 
-const SERVERS: usize = 200;
+const SERVERS: usize = 150;
 const KILLS: usize = 10;
-const NS: &str = "crash-test";
 
 fn operator(kubeconfig: &std::path::Path, sim_url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_suido"))
         .args(["operator", "--kubeconfig"])
         .arg(kubeconfig)
         .args(["--sim-url", sim_url, "--metrics", "127.0.0.1:0"])
+        .args(["--backoff-max-seconds", "5"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -54,8 +60,33 @@ async fn ready_count(api: &Api<VirtualServer>, size: &str) -> usize {
         .count()
 }
 
+/// Platform operations of `kind` running now.
+async fn running(sim: &SimProvider, kind: OperationKind) -> usize {
+    sim.list_operations()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|op| op.kind == kind && !op.state.is_done())
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_operators_leave_no_duplicates_and_no_leaks() {
+    crash_run(true, "crash-dedup").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_operators_leave_no_duplicates_on_a_platform_without_tokens() {
+    crash_run(false, "crash-no-tokens").await;
+}
+
+async fn crash_run(idempotency_tokens: bool, ns: &str) {
+    let seed = std::env::var("SUIDO_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("{ns}: kill schedule seed {seed} (replay with SUIDO_CRASH_SEED={seed})");
+    let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut config = DevConfig::new(dir.path());
     config.run_operator = false;
@@ -69,30 +100,31 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
             delete_server_ms: 50,
             volume_ms: 50,
         },
+        idempotency_tokens,
         ..Rules::default()
     };
     let stack = DevStack::start(config).await.unwrap();
     let client = stack.client.clone();
-    let ns: Namespace = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}
     }))
     .unwrap();
     Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
+        .create(&PostParams::default(), &namespace)
         .await
         .unwrap();
     let tenant: suido_api::v1alpha1::Tenant = serde_json::from_value(serde_json::json!({
         "apiVersion": "infra.suido.dev/v1alpha1", "kind": "Tenant",
-        "metadata": {"name": "crash-vendor"},
+        "metadata": {"name": format!("{ns}-vendor")},
         "spec": {"type": "Vendor", "utility": "Kawasemi", "environment": "Development",
-                 "namespaces": [NS], "contacts": {"severe": [{"name": "desk", "email": "desk@example.org"}]}}
+                 "namespaces": [ns], "contacts": {"severe": [{"name": "desk", "email": "desk@example.org"}]}}
     }))
     .unwrap();
     Api::<suido_api::v1alpha1::Tenant>::all(client.clone())
         .create(&PostParams::default(), &tenant)
         .await
         .unwrap();
-    let api: Api<VirtualServer> = Api::namespaced(client.clone(), NS);
+    let api: Api<VirtualServer> = Api::namespaced(client.clone(), ns);
     for i in 0..SERVERS {
         let spec: VirtualServerSpec = serde_json::from_value(
             serde_json::json!({"size": "1CPU-2GB", "disruption": "Immediate"}),
@@ -108,7 +140,9 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
 
     let kubeconfig = stack.kubeconfig().to_path_buf();
     let sim_url = stack.sim_url();
+    let sim = SimProvider::new(&sim_url).unwrap();
     let mut ready_after_kill = vec![];
+    let (mut in_creates, mut in_resizes) = (0, 0);
     for kill in 0..KILLS {
         if kill == KILLS / 2 {
             for i in 0..SERVERS {
@@ -122,9 +156,30 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
             }
         }
         let mut child = operator(&kubeconfig, &sim_url);
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(300..2000))).await;
+        tokio::time::sleep(Duration::from_millis(rng.u64(300..2000))).await;
         child.kill().unwrap(); // SIGKILL: no shutdown path runs
         child.wait().unwrap();
+        if running(&sim, OperationKind::CreateServer).await > 0 {
+            in_creates += 1;
+        }
+        // Mid-sequence: a stop, resize or start still runs, or a server is left stopped
+        // between the stop and the start.
+        let stopped = sim
+            .list_servers(&Tags::new())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|s| s.state == ServerState::Stopped)
+            .count();
+        if kill >= KILLS / 2
+            && stopped
+                + running(&sim, OperationKind::ResizeServer).await
+                + running(&sim, OperationKind::StopServer).await
+                + running(&sim, OperationKind::StartServer).await
+                > 0
+        {
+            in_resizes += 1;
+        }
         let size = if kill < KILLS / 2 {
             "1CPU-2GB"
         } else {
@@ -132,7 +187,11 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
         };
         ready_after_kill.push(ready_count(&api, size).await);
     }
-    eprintln!("Ready after each kill: {ready_after_kill:?}");
+    eprintln!(
+        "{ns}: Ready after each kill: {ready_after_kill:?}; kills during creates {in_creates}, during stop/resize/start {in_resizes}"
+    );
+    assert!(in_creates > 0, "no kill landed while creates ran");
+    assert!(in_resizes > 0, "no kill landed while resizes ran");
     assert!(
         ready_after_kill[0] < SERVERS,
         "the first kill interrupted the creates"
@@ -158,7 +217,6 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let sim = SimProvider::new(&sim_url).unwrap();
     let servers = sim.list_servers(&Tags::new()).await.unwrap();
     let mut per_uid: BTreeMap<String, usize> = BTreeMap::new();
     for s in &servers {
@@ -194,5 +252,32 @@ async fn killed_operators_leave_no_duplicates_and_no_leaks() {
                 .any(|s| s.id == id && s.tags["suido.dev/uid"] == uid)
         );
     }
+
+    // Delete everything, with a kill while the deletes run.
+    api.delete_collection(&Default::default(), &ListParams::default())
+        .await
+        .unwrap();
+    let mut child = operator(&kubeconfig, &sim_url);
+    tokio::time::sleep(Duration::from_millis(rng.u64(200..1200))).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left_at_kill = sim.list_servers(&Tags::new()).await.unwrap().len();
+    eprintln!("{ns}: {left_at_kill} servers left when the delete was killed");
+    let mut child = operator(&kubeconfig, &sim_url);
+    let start = Instant::now();
+    loop {
+        let objects = api.list(&ListParams::default()).await.unwrap().items.len();
+        let servers = sim.list_servers(&Tags::new()).await.unwrap().len();
+        if objects == 0 && servers == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{objects} objects and {servers} servers left after the deletes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
     stack.stop().await;
 }

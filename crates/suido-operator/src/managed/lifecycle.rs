@@ -517,6 +517,11 @@ pub async fn cleanup<K: ManagedKind>(
         match actuator.delete(&id).await {
             Ok(_) => {}
             Err(ProviderError::NotFound { .. }) => return Ok(Action::await_change()),
+            // An operation still runs on it (a create or a stop a killed operator started):
+            // look again at the poll interval rather than backing off as if it failed.
+            Err(ProviderError::Conflict { message }) => {
+                return Err(Error::Pending(format!("{} {id} is busy: {message}", K::NOUN)));
+            }
             Err(e) => return Err(e.into()),
         }
         effects

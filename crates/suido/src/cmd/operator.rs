@@ -31,6 +31,16 @@ pub struct Args {
     /// Metrics and probes address.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub metrics: SocketAddr,
+    /// Seconds between looks at the platform for a settled object (drift and lost resources
+    /// are noticed within this interval).
+    #[arg(long, default_value_t = 60)]
+    pub drift_seconds: u64,
+    /// Ceiling in seconds of the per-object backoff after transient errors.
+    #[arg(long, default_value_t = 300)]
+    pub backoff_max_seconds: u64,
+    /// The sender domain the platform designates for the SMTP relay.
+    #[arg(long, default_value = "suido-relay.example")]
+    pub smtp_sender_domain: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -64,9 +74,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             OperatorConfig {
                 client,
                 platform: provider,
-                settings: PlatformSettings::default(),
+                settings: PlatformSettings {
+                    smtp_sender_domain: args.smtp_sender_domain.clone(),
+                },
                 probe_addr: args.metrics,
-                timing: Timing::default(),
+                timing: Timing {
+                    drift: std::time::Duration::from_secs(args.drift_seconds.max(1)),
+                    backoff_max: std::time::Duration::from_secs(args.backoff_max_seconds.max(1)),
+                    ..Timing::default()
+                },
             },
             stop_rx,
             |addr| eprintln!("metrics and probes on http://{addr}"),

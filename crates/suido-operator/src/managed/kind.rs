@@ -109,6 +109,10 @@ pub trait ManagedKind: HasStatus<Status: Send + Sync> + Send + Sync + 'static {
     fn managed(status: &Self::Status) -> &ManagedStatus;
     /// The managed block of a status, to change.
     fn managed_mut(status: &mut Self::Status) -> &mut ManagedStatus;
+    /// Whether the kind shows the `ReferencesResolved` condition (set by its `observe`). A
+    /// reference that fails to resolve then shows there too, not only in `Ready`.
+    const REFERENCES_CONDITION: bool = false;
+
     /// The vendor-only features the object asks for, in words (empty when none).
     fn vendor_only(&self) -> Vec<&'static str> {
         vec![]

@@ -31,6 +31,9 @@ pub fn lifecycle(state: ResourceState) -> Lifecycle {
 pub enum Step {
     /// An operation runs on the platform, or the resource is not `Available`: look again soon.
     Wait,
+    /// The platform reports the resource broken: nothing can be sent to it; look again after
+    /// the drift interval (the shared lifecycle shows it Failed).
+    Broken,
     /// The spec in force differs from the desired one: send the desired one. The differences,
     /// in words.
     Update(Vec<String>),
@@ -41,10 +44,18 @@ pub enum Step {
     Done,
 }
 
-/// Decides the next step: wait while `busy`, update while anything `differs`, then wait for the
-/// references that cannot be used yet.
-pub fn plan(busy: bool, differs: Vec<String>, waiting: &[String]) -> Step {
-    if busy {
+/// Decides the next step for a resource in `state` with an `operation` running (or not): wait
+/// while it is busy, update while anything `differs`, then wait for the references that cannot
+/// be used yet.
+pub fn plan(
+    state: ResourceState,
+    operation: Option<&String>,
+    differs: Vec<String>,
+    waiting: &[String],
+) -> Step {
+    if state == ResourceState::Error {
+        Step::Broken
+    } else if operation.is_some() || !state.is_available() {
         Step::Wait
     } else if !differs.is_empty() {
         Step::Update(differs)
@@ -53,11 +64,6 @@ pub fn plan(busy: bool, differs: Vec<String>, waiting: &[String]) -> Step {
     } else {
         Step::Done
     }
-}
-
-/// Whether a resource in `state` with an `operation` must not be changed now.
-pub fn busy(state: ResourceState, operation: Option<&String>) -> bool {
-    operation.is_some() || !state.is_available()
 }
 
 /// Whether a step ends the first build. Waiting for references does not: until they resolve,
@@ -70,7 +76,7 @@ pub fn settled(step: &Step) -> bool {
 /// object when a referenced one is built or deleted.
 pub fn flow(step: &Step) -> Flow {
     match step {
-        Step::Done | Step::WaitForReferences(_) => Flow::Settled,
+        Step::Done | Step::WaitForReferences(_) | Step::Broken => Flow::Settled,
         Step::Wait | Step::Update(_) => Flow::Poll,
     }
 }
@@ -110,6 +116,12 @@ pub fn verdict(noun: &str, step: &Step) -> Verdict {
                 "the {noun} is in force without what cannot be used yet: {}",
                 waiting.join("; ")
             ),
+        ),
+        Step::Broken => v(
+            Phase::Failed,
+            false,
+            reasons::RECONCILE_ERROR,
+            format!("the platform reports the {noun} in error"),
         ),
         Step::Wait | Step::Update(_) => v(
             Phase::Updating,

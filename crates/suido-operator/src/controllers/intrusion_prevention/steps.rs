@@ -46,7 +46,8 @@ pub fn differences(desired: &p::IpsSpec, ips: &p::Ips) -> Vec<String> {
 /// Decides the next step for a built IDS/IPS.
 pub fn plan(desired: &p::IpsSpec, ips: &p::Ips, targets: &Targets) -> Step {
     family::plan(
-        family::busy(ips.state, ips.operation.as_ref()),
+        ips.state,
+        ips.operation.as_ref(),
         differences(desired, ips),
         &targets.waiting,
     )

@@ -313,7 +313,8 @@ pub fn differences(desired: &p::LoadBalancerSpec, lb: &p::LoadBalancer) -> Vec<S
 /// Decides the next step for a built load balancer.
 pub fn plan(desired: &p::LoadBalancerSpec, lb: &p::LoadBalancer, refs: &Refs) -> Step {
     family::plan(
-        family::busy(lb.state, lb.operation.as_ref()),
+        lb.state,
+        lb.operation.as_ref(),
         differences(desired, lb),
         &refs.waiting,
     )

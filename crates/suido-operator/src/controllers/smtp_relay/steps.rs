@@ -108,7 +108,8 @@ pub fn differences(desired: &p::SmtpRelaySpec, relay: &p::SmtpRelay) -> Vec<Stri
 /// Decides the next step for a built relay.
 pub fn plan(desired: &p::SmtpRelaySpec, relay: &p::SmtpRelay, refs: &Refs) -> Step {
     family::plan(
-        family::busy(relay.state, relay.operation.as_ref()),
+        relay.state,
+        relay.operation.as_ref(),
         differences(desired, relay),
         &refs.waiting,
     )

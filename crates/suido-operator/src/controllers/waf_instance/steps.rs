@@ -105,7 +105,8 @@ pub fn differences(desired: &p::WafSpec, waf: &p::Waf) -> Vec<String> {
 /// Decides the next step for a built WAF.
 pub fn plan(desired: &p::WafSpec, waf: &p::Waf, targets: &Targets) -> Step {
     family::plan(
-        family::busy(waf.state, waf.operation.as_ref()),
+        waf.state,
+        waf.operation.as_ref(),
         differences(desired, waf),
         &targets.waiting,
     )

@@ -194,6 +194,11 @@ fn plan_updates_when_the_spec_differs_and_waits_while_busy() {
     updating.state = ResourceState::Updating;
     updating.operation = Some("op-4".into());
     assert_eq!(steps::plan(&want, &updating, &targets), Step::Wait);
+    // Broken on the platform: nothing to send; look again at the drift interval, not at once.
+    updating.state = ResourceState::Error;
+    let step = steps::plan(&want, &updating, &targets);
+    assert_eq!(step, Step::Broken);
+    assert_eq!(family::flow(&step), Flow::Settled);
     let waiting = Targets {
         waiting: vec!["VirtualServer web-4 is not built yet".into()],
         ..targets

@@ -94,19 +94,23 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
-    // The controllers' own stores serve as the caches of VirtualServers and BlockVolumes, so
-    // each kind is watched and held once.
+    // The controllers' own stores serve as the caches of the kinds they manage, so each kind
+    // is watched and held once.
     let vs_controller = controller::<VirtualServer>(&client);
     let bv_controller = controller::<BlockVolume>(&client);
+    let lb_controller = controller::<LoadBalancer>(&client);
+    let waf_controller = controller::<WafInstance>(&client);
+    let ips_controller = controller::<IntrusionPrevention>(&client);
+    let smtp_controller = controller::<SmtpRelay>(&client);
     let stores = Stores {
         tenants: cache::<Tenant>(&client),
         windows: cache::<MaintenanceWindow>(&client),
         servers: vs_controller.store(),
         volumes: bv_controller.store(),
-        load_balancers: cache::<LoadBalancer>(&client),
-        wafs: cache::<WafInstance>(&client),
-        intrusion_preventions: cache::<IntrusionPrevention>(&client),
-        smtp_relays: cache::<SmtpRelay>(&client),
+        load_balancers: lb_controller.store(),
+        wafs: waf_controller.store(),
+        intrusion_preventions: ips_controller.store(),
+        smtp_relays: smtp_controller.store(),
         backups: cache::<BackupPolicy>(&client),
         snapshots: cache::<ServerSnapshot>(&client),
         restores: cache::<ServerRestore>(&client),
@@ -132,6 +136,10 @@ pub async fn run(
             tokio::join!(
                 managed_run(vs_controller, ctx.clone()),
                 managed_run(bv_controller, ctx.clone()),
+                managed_run(lb_controller, ctx.clone()),
+                managed_run(waf_controller, ctx.clone()),
+                managed_run(ips_controller, ctx.clone()),
+                managed_run(smtp_controller, ctx.clone()),
                 tenant::run(ctx.client.clone(), ctx.clone()),
                 maintenance_window::run(ctx.client.clone(), ctx.clone())
             );
@@ -148,6 +156,10 @@ async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
         let mut counts: BTreeMap<(&str, String), i64> = BTreeMap::new();
         count::<VirtualServer>(&ctx.stores.servers, &mut counts);
         count::<BlockVolume>(&ctx.stores.volumes, &mut counts);
+        count::<LoadBalancer>(&ctx.stores.load_balancers, &mut counts);
+        count::<WafInstance>(&ctx.stores.wafs, &mut counts);
+        count::<IntrusionPrevention>(&ctx.stores.intrusion_preventions, &mut counts);
+        count::<SmtpRelay>(&ctx.stores.smtp_relays, &mut counts);
         ctx.metrics.managed_resources.clear();
         for ((kind, phase), n) in counts {
             ctx.metrics

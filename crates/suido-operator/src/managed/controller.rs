@@ -140,13 +140,17 @@ pub async fn reconcile<K: Watched>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     result
 }
 
-/// Terminal errors wait for a change (the platform's refusals retry slowly); transient ones
-/// back off per object with jitter; running platform operations are polled.
+/// Terminal errors wait for a change (the platform's refusals retry slowly, and unresolved
+/// references look again after the drift interval); transient ones back off per object with
+/// jitter; running platform operations are polled.
 pub fn error_policy<K: Watched>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(K::NAME, error.metric_label());
     tracing::warn!(controller = K::NAME, name = %obj.name_any(), error = %error, "reconcile failed");
     match error.inner() {
         Error::ProviderTerminal(_) => Action::requeue(ctx.timing.resync),
+        // A reference may name an object no watch covers (a Secret): look again after the drift
+        // interval too, not only when the object changes.
+        Error::Reference { .. } => Action::requeue(ctx.timing.drift),
         e if e.is_terminal() => Action::await_change(),
         Error::Pending(_) => Action::requeue(ctx.timing.poll),
         _ => Action::requeue(ctx.backoff.next_delay(&obj.uid().unwrap_or_default())),

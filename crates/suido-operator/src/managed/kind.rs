@@ -93,6 +93,9 @@ pub trait ManagedKind: HasStatus<Status: Send + Sync> + Send + Sync + 'static {
     const NOUN: &'static str;
     /// The finalizer that holds the object until its platform resource is gone (or orphaned).
     const FINALIZER: &'static str;
+    /// Whether the kind shows the `ReferencesResolved` condition (set by its `observe`). A
+    /// reference that fails to resolve then shows there too, not only in `Ready`.
+    const REFERENCES_CONDITION: bool = false;
 
     /// What the platform should build (the build step's output).
     type Desired: Send + Sync;

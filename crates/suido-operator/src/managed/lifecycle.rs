@@ -244,6 +244,14 @@ pub fn failed_status<K: ManagedKind>(obj: &K, error: &Error, now: Timestamp) -> 
                 cond::TENANT_POLICY,
                 false,
                 error.reason(),
+                message.clone(),
+            ));
+        }
+        if K::REFERENCES_CONDITION && matches!(error.inner(), Error::Reference { .. }) {
+            desired.push(Desired::new(
+                cond::REFERENCES_RESOLVED,
+                false,
+                error.reason(),
                 message,
             ));
         }

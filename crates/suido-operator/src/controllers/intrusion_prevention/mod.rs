@@ -1,0 +1,210 @@
+//! The IntrusionPrevention kind on the shared lifecycle (vendor tenants only): intrusion
+//! detection and prevention with a policy profile, for VirtualServers and LoadBalancers of its
+//! namespace. The pure steps are in [`steps`].
+
+pub mod steps;
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use kube::runtime::Controller;
+use kube::runtime::reflector::Store;
+use suido_api::v1alpha1::{
+    IntrusionPrevention, IntrusionPreventionStatus, LoadBalancer, ManagedSpec, ManagedStatus,
+    VirtualServer,
+};
+use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+
+use crate::conditions::Desired;
+use crate::context::Context;
+use crate::controllers::family::{self, Step, Targets};
+use crate::managed::lifecycle::operation_result;
+use crate::managed::references::{self, Reference, Refers};
+use crate::managed::{Acted, Actuator, Error, External, Lifecycle, ManagedKind, Verdict};
+use crate::status::HasStatus;
+
+impl HasStatus for IntrusionPrevention {
+    type Status = IntrusionPreventionStatus;
+    fn status_ref(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn status_slot(&mut self) -> &mut Option<Self::Status> {
+        &mut self.status
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.managed.conditions
+    }
+}
+
+impl External for p::Ips {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    fn lifecycle(&self) -> Lifecycle {
+        family::lifecycle(self.state)
+    }
+}
+
+impl Refers for IntrusionPrevention {
+    fn references(&self) -> Vec<Reference> {
+        family::target_references(&self.spec.targets)
+    }
+}
+
+impl ManagedKind for IntrusionPrevention {
+    const KIND: &'static str = "IntrusionPrevention";
+    const NAME: &'static str = "intrusionprevention";
+    const NOUN: &'static str = "IDS/IPS";
+    const FINALIZER: &'static str = "infra.suido.dev/intrusionprevention-cleanup";
+    const REFERENCES_CONDITION: bool = true;
+    type Desired = p::IpsSpec;
+    type External = p::Ips;
+    type Step = Step;
+    type Refs = Targets;
+
+    fn management(&self) -> &ManagedSpec {
+        &self.spec.management
+    }
+    fn managed(status: &IntrusionPreventionStatus) -> &ManagedStatus {
+        &status.managed
+    }
+    fn managed_mut(status: &mut IntrusionPreventionStatus) -> &mut ManagedStatus {
+        &mut status.managed
+    }
+    fn vendor_only(&self) -> Vec<&'static str> {
+        vec!["IntrusionPrevention (service 15)"]
+    }
+    fn build(&self, targets: &Targets) -> Result<p::IpsSpec, Error> {
+        Ok(steps::build(self, targets))
+    }
+    fn creating_note(desired: &p::IpsSpec) -> String {
+        format!(
+            "ordering an IDS/IPS with the {:?} profile for {} targets",
+            desired.profile,
+            desired.targets.len()
+        )
+    }
+    fn settled(step: &Step) -> bool {
+        family::settled(step)
+    }
+    fn observe(
+        &self,
+        status: &mut IntrusionPreventionStatus,
+        external: Option<&p::Ips>,
+        _step: Option<&Step>,
+        targets: Option<&Targets>,
+    ) -> Vec<Desired> {
+        steps::observe(status, external, targets)
+    }
+    fn verdict(&self, _external: &p::Ips, step: &Step) -> Verdict {
+        family::verdict(Self::NOUN, step)
+    }
+    fn store(ctx: &Context) -> &Store<Self> {
+        &ctx.stores.intrusion_preventions
+    }
+    fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
+        Box::new(IpsActuator { ctx })
+    }
+    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
+        let controller =
+            references::watch::<IntrusionPrevention, VirtualServer>(controller, &ctx.client);
+        references::watch::<IntrusionPrevention, LoadBalancer>(controller, &ctx.client)
+    }
+}
+
+/// The IDS/IPS calls of an IntrusionPrevention.
+struct IpsActuator<'a> {
+    ctx: &'a Context,
+}
+
+#[async_trait]
+impl Actuator<IntrusionPrevention> for IpsActuator<'_> {
+    async fn resolve(&self, ips: &IntrusionPrevention) -> Result<Targets, Error> {
+        family::targets(
+            "spec.targets",
+            &ips.spec.targets,
+            &ips.namespace().unwrap_or_default(),
+            &self.ctx.servers.state(),
+            &self.ctx.stores.load_balancers.state(),
+        )
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<p::Ips> {
+        self.ctx
+            .call("get_ips", self.ctx.platform.get_ips(id))
+            .await
+    }
+
+    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::Ips>> {
+        self.ctx
+            .call("list_ips", self.ctx.platform.list_ips(selector))
+            .await
+    }
+
+    async fn create(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        desired: &p::IpsSpec,
+    ) -> ProviderResult<Operation> {
+        self.ctx
+            .call(
+                "create_ips",
+                self.ctx.platform.create_ips(token, tags, desired),
+            )
+            .await
+    }
+
+    async fn act(
+        &self,
+        _ips: &IntrusionPrevention,
+        desired: &p::IpsSpec,
+        external: &mut p::Ips,
+        targets: &Targets,
+    ) -> Result<Acted<Step>, Error> {
+        let step = steps::plan(desired, external, targets);
+        if let Step::Update(_) = &step {
+            let op = self
+                .ctx
+                .call(
+                    "update_ips",
+                    self.ctx.platform.update_ips(&external.id, desired),
+                )
+                .await?;
+            operation_result(&op)?;
+        }
+        Ok(Acted {
+            notes: family::notes(&step),
+            flow: family::flow(&step),
+            step,
+        })
+    }
+
+    async fn prepare_delete(
+        &self,
+        _ips: &IntrusionPrevention,
+        external: &p::Ips,
+    ) -> Result<(), Error> {
+        family::ready_to_delete(
+            IntrusionPrevention::NOUN,
+            &external.id,
+            external.state,
+            external.operation.as_ref(),
+        )
+    }
+
+    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
+        self.ctx
+            .call("delete_ips", self.ctx.platform.delete_ips(id))
+            .await
+    }
+}

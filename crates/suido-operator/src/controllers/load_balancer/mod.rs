@@ -1,0 +1,262 @@
+//! The LoadBalancer kind on the shared lifecycle (vendor tenants only): a single or
+//! VRRP-redundant load balancer whose backends are the VirtualServers of its namespace that the
+//! spec names or selects, kept current as servers come and go, with TLS offload from
+//! `kubernetes.io/tls` Secrets of the namespace. The pure steps are in [`steps`] and
+//! [`status`]; this module holds the kind's declarations and its platform calls.
+
+pub mod status;
+pub mod steps;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::Controller;
+use kube::runtime::reflector::Store;
+use suido_api::v1alpha1::{
+    LoadBalancer, LoadBalancerStatus, ManagedSpec, ManagedStatus, VirtualServer,
+};
+use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+
+use self::steps::Refs;
+use crate::conditions::Desired;
+use crate::context::Context;
+use crate::controllers::family::{self, Step};
+use crate::managed::lifecycle::operation_result;
+use crate::managed::references::{self, Reference, Refers, Target};
+use crate::managed::{Acted, Actuator, Error, External, Lifecycle, ManagedKind, Verdict};
+use crate::status::HasStatus;
+
+impl HasStatus for LoadBalancer {
+    type Status = LoadBalancerStatus;
+    fn status_ref(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn status_slot(&mut self) -> &mut Option<Self::Status> {
+        &mut self.status
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.managed.conditions
+    }
+}
+
+impl External for p::LoadBalancer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    fn lifecycle(&self) -> Lifecycle {
+        family::lifecycle(self.state)
+    }
+}
+
+impl Refers for LoadBalancer {
+    fn references(&self) -> Vec<Reference> {
+        let mut out: Vec<Reference> = self
+            .spec
+            .backends
+            .iter()
+            .filter_map(|b| match (&b.server_name, &b.selector) {
+                (Some(name), _) => Some(Reference::named("VirtualServer", name.clone())),
+                (None, Some(selector)) => Some(Reference {
+                    kind: "VirtualServer",
+                    target: Target::Selector(selector.clone()),
+                }),
+                (None, None) => None,
+            })
+            .collect();
+        // The servers in status too: one whose labels no longer match must leave the backends.
+        out.extend(
+            self.status
+                .iter()
+                .flat_map(|s| s.backends.iter())
+                .map(|b| Reference::named("VirtualServer", b.server.clone())),
+        );
+        out
+    }
+}
+
+impl ManagedKind for LoadBalancer {
+    const KIND: &'static str = "LoadBalancer";
+    const NAME: &'static str = "loadbalancer";
+    const NOUN: &'static str = "load balancer";
+    const FINALIZER: &'static str = "infra.suido.dev/loadbalancer-cleanup";
+    const REFERENCES_CONDITION: bool = true;
+    type Desired = p::LoadBalancerSpec;
+    type External = p::LoadBalancer;
+    type Step = Step;
+    type Refs = Refs;
+
+    fn management(&self) -> &ManagedSpec {
+        &self.spec.management
+    }
+    fn managed(status: &LoadBalancerStatus) -> &ManagedStatus {
+        &status.managed
+    }
+    fn managed_mut(status: &mut LoadBalancerStatus) -> &mut ManagedStatus {
+        &mut status.managed
+    }
+    fn vendor_only(&self) -> Vec<&'static str> {
+        vec!["LoadBalancer (service 12)"]
+    }
+    fn build(&self, refs: &Refs) -> Result<p::LoadBalancerSpec, Error> {
+        steps::build(self, refs)
+    }
+    fn creating_note(desired: &p::LoadBalancerSpec) -> String {
+        format!(
+            "ordering a {:?} {} Mbps load balancer with {} listeners and {} backends",
+            desired.topology,
+            desired.throughput_mbps,
+            desired.listeners.len(),
+            desired.backends.len()
+        )
+    }
+    fn settled(step: &Step) -> bool {
+        family::settled(step)
+    }
+    fn observe(
+        &self,
+        status: &mut LoadBalancerStatus,
+        external: Option<&p::LoadBalancer>,
+        _step: Option<&Step>,
+        refs: Option<&Refs>,
+    ) -> Vec<Desired> {
+        status::observe(status, external, refs)
+    }
+    fn verdict(&self, _external: &p::LoadBalancer, step: &Step) -> Verdict {
+        family::verdict(Self::NOUN, step)
+    }
+    fn store(ctx: &Context) -> &Store<Self> {
+        &ctx.stores.load_balancers
+    }
+    fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
+        Box::new(LoadBalancerActuator { ctx })
+    }
+    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
+        references::watch::<LoadBalancer, VirtualServer>(controller, &ctx.client)
+    }
+}
+
+/// The load balancer calls of a LoadBalancer, and the Secret reads of its listeners.
+struct LoadBalancerActuator<'a> {
+    ctx: &'a Context,
+}
+
+#[async_trait]
+impl Actuator<LoadBalancer> for LoadBalancerActuator<'_> {
+    async fn resolve(&self, lb: &LoadBalancer) -> Result<Refs, Error> {
+        let namespace = lb.namespace().unwrap_or_default();
+        let (backends, waiting) = steps::backends(lb, &self.ctx.servers.state())?;
+        // Secrets are read where they are needed, in the object's namespace only: no cache
+        // and no watch of every Secret in the cluster. A changed certificate is noticed at the
+        // next look, within the drift interval.
+        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &namespace);
+        let mut certificates = BTreeMap::new();
+        for (i, listener) in lb.spec.listeners.iter().enumerate() {
+            let Some(tls) = &listener.tls else { continue };
+            let field = format!("spec.listeners[{i}].tls.secretName");
+            references::same_namespace(&field, &tls.secret_name)?;
+            if certificates.contains_key(&tls.secret_name) {
+                continue;
+            }
+            let secret = secrets.get_opt(&tls.secret_name).await?;
+            let certificate =
+                steps::certificate(&field, &namespace, &tls.secret_name, secret.as_ref())?;
+            certificates.insert(tls.secret_name.clone(), certificate);
+        }
+        Ok(Refs {
+            backends,
+            waiting,
+            certificates,
+        })
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<p::LoadBalancer> {
+        self.ctx
+            .call("get_load_balancer", self.ctx.platform.get_load_balancer(id))
+            .await
+    }
+
+    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::LoadBalancer>> {
+        self.ctx
+            .call(
+                "list_load_balancers",
+                self.ctx.platform.list_load_balancers(selector),
+            )
+            .await
+    }
+
+    async fn create(
+        &self,
+        token: &ClientToken,
+        tags: &Tags,
+        desired: &p::LoadBalancerSpec,
+    ) -> ProviderResult<Operation> {
+        self.ctx
+            .call(
+                "create_load_balancer",
+                self.ctx.platform.create_load_balancer(token, tags, desired),
+            )
+            .await
+    }
+
+    async fn act(
+        &self,
+        _lb: &LoadBalancer,
+        desired: &p::LoadBalancerSpec,
+        external: &mut p::LoadBalancer,
+        refs: &Refs,
+    ) -> Result<Acted<Step>, Error> {
+        let step = steps::plan(desired, external, refs);
+        if let Step::Update(_) = &step {
+            let op = self
+                .ctx
+                .call(
+                    "update_load_balancer",
+                    self.ctx
+                        .platform
+                        .update_load_balancer(&external.id, desired),
+                )
+                .await?;
+            operation_result(&op)?;
+        }
+        Ok(Acted {
+            notes: family::notes(&step),
+            flow: family::flow(&step),
+            step,
+        })
+    }
+
+    async fn prepare_delete(
+        &self,
+        _lb: &LoadBalancer,
+        external: &p::LoadBalancer,
+    ) -> Result<(), Error> {
+        family::ready_to_delete(
+            LoadBalancer::NOUN,
+            &external.id,
+            external.state,
+            external.operation.as_ref(),
+        )
+    }
+
+    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
+        self.ctx
+            .call(
+                "delete_load_balancer",
+                self.ctx.platform.delete_load_balancer(id),
+            )
+            .await
+    }
+}

@@ -528,7 +528,10 @@ pub async fn cleanup<K: ManagedKind>(
             // An operation still runs on it (a create or a stop a killed operator started):
             // look again at the poll interval rather than backing off as if it failed.
             Err(ProviderError::Conflict { message }) => {
-                return Err(Error::Pending(format!("{} {id} is busy: {message}", K::NOUN)));
+                return Err(Error::Pending(format!(
+                    "{} {id} is busy: {message}",
+                    K::NOUN
+                )));
             }
             Err(e) => return Err(e.into()),
         }

@@ -1,5 +1,6 @@
 //! One module per kind. Each implements [`crate::managed::ManagedKind`] and an actuator, and
 //! holds only what makes its kind different; the lifecycle is in [`crate::managed`].
 
+pub mod backup_policy;
 pub mod block_volume;
 pub mod virtual_server;

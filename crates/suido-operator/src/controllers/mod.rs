@@ -3,4 +3,5 @@
 
 pub mod backup_policy;
 pub mod block_volume;
+pub mod server_snapshot;
 pub mod virtual_server;

@@ -12,13 +12,14 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use suido_api::v1alpha1::{
-    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow, ServerRestore,
+    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow,
     ServerSnapshot, SmtpRelay, Tenant, VirtualServer, WafInstance,
 };
 use suido_provider::Platform;
 use tokio::sync::watch;
 
 use crate::context::{Context, PlatformSettings, Stores, Timing};
+use crate::controllers::server_restore;
 use crate::http::{self, Probes};
 use crate::managed::ManagedKind;
 use crate::managed::controller::{controller, run as managed_run};
@@ -93,10 +94,13 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
-    // The controllers' own stores serve as the caches of VirtualServers and BlockVolumes, so
-    // each kind is watched and held once.
+    // The controllers' own stores serve as the caches of the kinds they reconcile, so each kind
+    // is watched and held once.
     let vs_controller = controller::<VirtualServer>(&client);
     let bv_controller = controller::<BlockVolume>(&client);
+    let bp_controller = controller::<BackupPolicy>(&client);
+    let snap_controller = controller::<ServerSnapshot>(&client);
+    let restore_controller = server_restore::controller(&client);
     let stores = Stores {
         tenants: cache::<Tenant>(&client),
         windows: cache::<MaintenanceWindow>(&client),
@@ -106,9 +110,9 @@ pub async fn run(
         wafs: cache::<WafInstance>(&client),
         intrusion_preventions: cache::<IntrusionPrevention>(&client),
         smtp_relays: cache::<SmtpRelay>(&client),
-        backups: cache::<BackupPolicy>(&client),
-        snapshots: cache::<ServerSnapshot>(&client),
-        restores: cache::<ServerRestore>(&client),
+        backups: bp_controller.store(),
+        snapshots: snap_controller.store(),
+        restores: restore_controller.store(),
     };
     let ctx = Arc::new(Context::new(
         client,
@@ -130,7 +134,10 @@ pub async fn run(
         _ = async {
             tokio::join!(
                 managed_run(vs_controller, ctx.clone()),
-                managed_run(bv_controller, ctx.clone())
+                managed_run(bv_controller, ctx.clone()),
+                managed_run(bp_controller, ctx.clone()),
+                managed_run(snap_controller, ctx.clone()),
+                server_restore::run(restore_controller, ctx.clone())
             );
         } => {}
         _ = stop.wait_for(|s| *s) => {}
@@ -145,6 +152,8 @@ async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
         let mut counts: BTreeMap<(&str, String), i64> = BTreeMap::new();
         count::<VirtualServer>(&ctx.stores.servers, &mut counts);
         count::<BlockVolume>(&ctx.stores.volumes, &mut counts);
+        count::<BackupPolicy>(&ctx.stores.backups, &mut counts);
+        count::<ServerSnapshot>(&ctx.stores.snapshots, &mut counts);
         ctx.metrics.managed_resources.clear();
         for ((kind, phase), n) in counts {
             ctx.metrics

@@ -3,5 +3,6 @@
 
 pub mod backup_policy;
 pub mod block_volume;
+pub mod server_restore;
 pub mod server_snapshot;
 pub mod virtual_server;

@@ -154,10 +154,7 @@ pub fn error_policy<K: Watched>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -
 }
 
 /// The controller of kind `K` over every namespace, before its own watches are added.
-pub fn controller<K: Watched>(client: &Client) -> Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>,
-{
+pub fn controller<K: Watched>(client: &Client) -> Controller<K> {
     Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
 }
 

@@ -231,10 +231,7 @@ impl Actuator<BackupPolicy> for BackupActuator<'_> {
         let mut notes = vec![];
         if let (Step::Update(changed), Some(spec)) = (&step, desired) {
             if changed.contains(&"server") && !self.server_exists(&spec.server_id).await? {
-                step = Step::WaitForServer {
-                    name: server.name.clone(),
-                    gone: Some(spec.server_id.clone()),
-                };
+                step = steps::server_gone(changed, &server.name, &spec.server_id);
             } else {
                 self.ctx
                     .call(

@@ -167,6 +167,21 @@ pub fn plan(desired: Option<&BackupJobSpec>, job: &BackupJob, server: &Server) -
     }
 }
 
+/// The step when an update would name the server `gone`, which the VirtualServer still names
+/// but the platform no longer has: a system restore replaced it and moved the job to the new
+/// server, and the VirtualServer has not followed yet. If the server is all that differs, the
+/// job is already right; otherwise the update waits until the VirtualServer has followed.
+pub fn server_gone(changed: &[&'static str], name: &str, gone: &str) -> Step {
+    if changed == ["server"] {
+        Step::Done
+    } else {
+        Step::WaitForServer {
+            name: name.to_owned(),
+            gone: Some(gone.to_owned()),
+        }
+    }
+}
+
 /// The platform's failed runs that `known` (the status) does not list yet, oldest first: each
 /// is announced once, as a Warning Event. A run is known by its time and reason.
 pub fn new_failures<'a>(

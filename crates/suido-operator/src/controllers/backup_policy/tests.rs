@@ -180,6 +180,16 @@ fn a_registered_job_waits_is_updated_on_a_change_and_follows_its_server() {
         plan(Some(&follow), &j, &moved),
         Step::Update(vec!["server"])
     );
+    // The id it names is gone (a system restore moved the job to the new server already):
+    // nothing to update; with other changes, they wait for the VirtualServer to follow.
+    assert_eq!(server_gone(&["server"], "db", "srv-2"), Step::Done);
+    assert_eq!(
+        server_gone(&["server", "schedule"], "db", "srv-2"),
+        Step::WaitForServer {
+            name: "db".into(),
+            gone: Some("srv-2".into())
+        }
+    );
     // The VirtualServer lost its id (its server is being rebuilt): wait, do not update.
     let lost = Server {
         name: "db".into(),

@@ -246,6 +246,9 @@ impl Actuator<ServerSnapshot> for SnapshotActuator<'_> {
         snap: &ServerSnapshot,
         source: &Source,
     ) -> Result<Option<Hold>, Error> {
+        if let Some(lost) = steps::lost(snap) {
+            return Err(lost);
+        }
         match steps::gate(snap.spec.stop_policy, source) {
             Gate::Go => Ok(None),
             Gate::Hold(wait) => Ok(Some(steps::hold(wait, &source.name))),

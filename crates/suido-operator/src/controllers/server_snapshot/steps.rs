@@ -67,6 +67,16 @@ fn taken(snap: &ServerSnapshot) -> bool {
         .is_some_and(|s| s.managed.external_id.is_some())
 }
 
+/// A snapshot is taken once: when the image it recorded is gone from the platform, it is not
+/// taken again (that could stop the server again, long after the tenant asked), and the object
+/// fails with reason `Lost`.
+pub fn lost(snap: &ServerSnapshot) -> Option<Error> {
+    let id = snap.status.as_ref()?.managed.external_id.as_ref()?;
+    Some(Error::AdoptedLost(format!(
+        "the image {id} is gone from the platform; a ServerSnapshot is taken once: create a new one to take another"
+    )))
+}
+
 /// The server a snapshot is of, as the platform has it now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceServer {

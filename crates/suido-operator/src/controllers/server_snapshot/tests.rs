@@ -281,4 +281,9 @@ fn the_server_must_exist_until_the_image_is_taken() {
         None,
         "the image outlives its server"
     );
+    // Its image gone from the platform, it is not taken again.
+    let gone = lost(&obj).unwrap();
+    assert_eq!(gone.reason(), reasons::LOST);
+    assert!(gone.is_terminal());
+    assert!(lost(&snap("StopServer")).is_none());
 }

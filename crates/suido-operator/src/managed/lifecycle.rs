@@ -261,6 +261,19 @@ pub fn failed_status<K: ManagedKind>(obj: &K, error: &Error, now: Timestamp) -> 
                 cond::TENANT_POLICY,
                 false,
                 error.reason(),
+                message.clone(),
+            ));
+        }
+        // Kinds that show `ReferencesResolved` keep it in step with a reference error.
+        let shown = K::managed(&status)
+            .conditions
+            .iter()
+            .any(|c| c.type_ == cond::REFERENCES_RESOLVED);
+        if shown && matches!(error.inner(), Error::Reference { .. }) {
+            desired.push(Desired::new(
+                cond::REFERENCES_RESOLVED,
+                false,
+                error.reason(),
                 message,
             ));
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::steps::*;
 use super::*;
-use crate::managed::lifecycle::{desired_status, held_status};
+use crate::managed::lifecycle::{desired_status, failed_status, held_status};
 use crate::managed::{Flow, Observation};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::*;
@@ -349,4 +349,21 @@ fn the_policy_looks_again_just_after_each_run() {
     assert_eq!(flow(&Step::Update(vec!["schedule"]), &j, now), Flow::Poll);
     j.next_run = None;
     assert_eq!(flow(&Step::Done, &j, now), Flow::Settled);
+}
+
+#[test]
+fn a_server_gone_missing_shows_in_ready_and_references_resolved() {
+    let mut bp = policy("");
+    let j = job(build(&bp, &built()).unwrap());
+    bp.status = Some(status_of(&bp, Some(&j), Some(&Step::Done)));
+    let missing = server(&bp, &[]).unwrap_err();
+    let status = failed_status(&bp, &missing, at("2026-12-01T00:00:00Z"));
+    let want = (
+        "False".to_owned(),
+        reasons::REFERENCE_NOT_FOUND.to_owned(),
+        "spec.serverName db: no VirtualServer of that name in namespace billing".to_owned(),
+    );
+    assert_eq!(condition(&status, cond::READY), want);
+    assert_eq!(condition(&status, cond::REFERENCES_RESOLVED), want);
+    assert_eq!(status.managed.phase, Some(Phase::Failed));
 }

@@ -43,6 +43,8 @@ pub trait Side: Send + Sync {
         tags: &Tags,
         spec: &RestoreSpec,
     ) -> ProviderResult<Operation>;
+    /// Whether the platform has the server `id`.
+    async fn server_exists(&self, id: &str) -> ProviderResult<bool>;
     /// Removes a finished restore's record.
     async fn delete(&self, id: &str) -> ProviderResult<Operation>;
     /// Writes `status` when it differs from `obj`'s, and updates `obj`. Returns whether it wrote.
@@ -167,6 +169,19 @@ async fn converge(
         Ok(r) => r,
         Err(b) => return Ok(blocked(obj, b)),
     };
+    if !side.server_exists(&resolved.spec.server_id).await? {
+        // A system restore replaced it a moment ago and the VirtualServer has not followed.
+        return Ok(blocked(
+            obj,
+            Blocked::Waiting {
+                reason: reasons::REFERENCE_NOT_READY,
+                message: format!(
+                    "VirtualServer {} names server {}, which the platform no longer has; waiting for it to follow its server",
+                    obj.spec.server_name, resolved.spec.server_id
+                ),
+            },
+        ));
+    }
     // The marker first: a crash from here on leaves `Pending` with the source it chose, and the
     // next reconcile finds the restore by tag before it would order one.
     let marker = steps::desired_status(obj, Seen::Ordering(&resolved), now);

@@ -27,7 +27,9 @@ use kube::{Client, Resource, ResourceExt};
 use suido_api::v1alpha1::{
     BackupPolicy, ServerRestore, ServerRestoreStatus, ServerSnapshot, Tenant, VirtualServer,
 };
-use suido_provider::{ClientToken, Operation, ProviderResult, Restore, RestoreSpec, Tags};
+use suido_provider::{
+    ClientToken, Operation, ProviderError, ProviderResult, Restore, RestoreSpec, Tags,
+};
 use tracing::{Instrument, field, info_span};
 
 use self::flow::{Env, Side};
@@ -112,6 +114,18 @@ impl Side for KubeSide<'_> {
                 self.ctx.platform.create_restore(token, tags, spec),
             )
             .await
+    }
+
+    async fn server_exists(&self, id: &str) -> ProviderResult<bool> {
+        match self
+            .ctx
+            .call("get_server", self.ctx.platform.get_server(id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProviderError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete(&self, id: &str) -> ProviderResult<Operation> {

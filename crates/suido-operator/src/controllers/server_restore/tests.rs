@@ -347,6 +347,8 @@ struct Fake {
     lose_answer: Mutex<bool>,
     /// The next create is refused with this error.
     refuse: Mutex<Option<ProviderError>>,
+    /// Servers the platform no longer has.
+    gone: Mutex<Vec<String>>,
     writes: Mutex<u32>,
     events: Mutex<Vec<(bool, String)>>,
 }
@@ -391,6 +393,9 @@ impl Side for Fake {
             return Err(ProviderError::transient("timeout"));
         }
         Ok(op(OperationKind::CreateRestore, OperationState::Running))
+    }
+    async fn server_exists(&self, id: &str) -> ProviderResult<bool> {
+        Ok(!self.gone.lock().unwrap().iter().any(|g| g == id))
     }
     async fn delete(&self, id: &str) -> ProviderResult<Operation> {
         self.deletes.lock().unwrap().push(id.to_owned());
@@ -515,6 +520,15 @@ async fn a_restore_waits_for_its_references_and_a_refused_one_fails_for_good() {
     assert_eq!(ready(&status).1, reasons::REFERENCE_NOT_FOUND);
     assert_eq!(*fake.creates.lock().unwrap(), 0);
     assert!(fake.reasons().is_empty(), "no Event while waiting");
+    // The VirtualServer still names a server a system restore replaced: wait for it to follow.
+    fake.gone.lock().unwrap().push("srv-1".into());
+    let mut after_replace = restore(FROM_BACKUP);
+    apply(&mut after_replace, &c, &fake).await.unwrap();
+    let status = after_replace.status.clone().unwrap();
+    assert_eq!(status.phase, Some(RestorePhase::Pending));
+    assert!(ready(&status).2.contains("no longer has"));
+    assert_eq!(*fake.creates.lock().unwrap(), 0);
+    fake.gone.lock().unwrap().clear();
     // The server is stopped: a data restore waits for it to run.
     let c = Caches::new();
     let mut data = restore(FROM_BACKUP);

@@ -12,14 +12,14 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use suido_api::v1alpha1::{
-    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow, ServerRestore,
+    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow,
     ServerSnapshot, SmtpRelay, Tenant, VirtualServer, WafInstance,
 };
 use suido_provider::Platform;
 use tokio::sync::watch;
 
 use crate::context::{Context, PlatformSettings, Stores, Timing};
-use crate::controllers::{maintenance_window, tenant};
+use crate::controllers::{maintenance_window, server_restore, tenant};
 use crate::http::{self, Probes};
 use crate::managed::ManagedKind;
 use crate::managed::controller::{controller, run as managed_run};
@@ -102,6 +102,9 @@ pub async fn run(
     let waf_controller = controller::<WafInstance>(&client);
     let ips_controller = controller::<IntrusionPrevention>(&client);
     let smtp_controller = controller::<SmtpRelay>(&client);
+    let bp_controller = controller::<BackupPolicy>(&client);
+    let snap_controller = controller::<ServerSnapshot>(&client);
+    let restore_controller = server_restore::controller(&client);
     let stores = Stores {
         tenants: cache::<Tenant>(&client),
         windows: cache::<MaintenanceWindow>(&client),
@@ -111,9 +114,9 @@ pub async fn run(
         wafs: waf_controller.store(),
         intrusion_preventions: ips_controller.store(),
         smtp_relays: smtp_controller.store(),
-        backups: cache::<BackupPolicy>(&client),
-        snapshots: cache::<ServerSnapshot>(&client),
-        restores: cache::<ServerRestore>(&client),
+        backups: bp_controller.store(),
+        snapshots: snap_controller.store(),
+        restores: restore_controller.store(),
     };
     let ctx = Arc::new(Context::new(
         client,
@@ -140,6 +143,9 @@ pub async fn run(
                 managed_run(waf_controller, ctx.clone()),
                 managed_run(ips_controller, ctx.clone()),
                 managed_run(smtp_controller, ctx.clone()),
+                managed_run(bp_controller, ctx.clone()),
+                managed_run(snap_controller, ctx.clone()),
+                server_restore::run(restore_controller, ctx.clone()),
                 tenant::run(ctx.client.clone(), ctx.clone()),
                 maintenance_window::run(ctx.client.clone(), ctx.clone())
             );
@@ -160,6 +166,8 @@ async fn count_phases(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
         count::<WafInstance>(&ctx.stores.wafs, &mut counts);
         count::<IntrusionPrevention>(&ctx.stores.intrusion_preventions, &mut counts);
         count::<SmtpRelay>(&ctx.stores.smtp_relays, &mut counts);
+        count::<BackupPolicy>(&ctx.stores.backups, &mut counts);
+        count::<ServerSnapshot>(&ctx.stores.snapshots, &mut counts);
         ctx.metrics.managed_resources.clear();
         for ((kind, phase), n) in counts {
             ctx.metrics

@@ -2,6 +2,12 @@
 //! verdicts, all pure) and [`Actuator`] (its platform calls). Everything else — tenancy,
 //! adoption, the create marker, lost resources, deletion and error handling — is written once in
 //! the lifecycle.
+//!
+//! Two optional hooks let a kind hold back the lifecycle without owning it:
+//! [`Actuator::ready_to_create`] keeps a create from being ordered until something outside the
+//! resource is right (a snapshot needs its server stopped; a backup job needs its server
+//! built), shown as a [`Hold`]; [`Actuator::release`] undoes what the object did to other
+//! resources (a server it stopped) before the object goes, whatever becomes of its own resource.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -61,6 +67,21 @@ pub struct Note {
     pub reason: &'static str,
     /// What was done, in words.
     pub message: String,
+}
+
+/// Why a create waits, from [`Actuator::ready_to_create`]. Nothing is ordered; the object shows
+/// phase `Waiting` and `Ready=False` with this reason and message, and keeps whatever it had in
+/// `status.externalId` and `status.attempt` (so a lost resource stays lost until replaced).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The `Ready` reason, e.g. `WaitingForStop`.
+    pub reason: &'static str,
+    /// What the create waits for, and what the tenant can do about it.
+    pub message: String,
+    /// How to go on (`Poll` while something the hook started runs).
+    pub flow: Flow,
+    /// Normal Events about steps the hook took (a server it stopped).
+    pub notes: Vec<Note>,
 }
 
 /// What [`Actuator::act`] did.
@@ -158,6 +179,13 @@ pub trait Actuator<K: ManagedKind>: Send + Sync {
         tags: &Tags,
         desired: &K::Desired,
     ) -> ProviderResult<Operation>;
+    /// Whether the resource may be ordered now (it is absent, or lost and to be replaced).
+    /// `Ok(None)` orders it; `Ok(Some(hold))` orders nothing this time and shows the hold. The
+    /// hook may take steps towards the create (stop a server), and is asked again on every
+    /// reconcile until it answers `None`. The default never holds.
+    async fn ready_to_create(&self, _obj: &K, _refs: &K::Refs) -> Result<Option<Hold>, Error> {
+        Ok(None)
+    }
     /// Plans the next step for a built resource and carries it out. `external` may be updated
     /// in place when a step takes effect at once.
     async fn act(
@@ -170,6 +198,12 @@ pub trait Actuator<K: ManagedKind>: Send + Sync {
     /// What must happen before the resource may be deleted (delete gates, detaching). `Ok` lets
     /// the delete go on; `Err(Pending)` waits; a terminal error holds the object.
     async fn prepare_delete(&self, _obj: &K, _external: &K::External) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Undoes, before the object goes, what it did to resources other than its own (starts a
+    /// server it stopped). Runs first in every cleanup, with `Orphan`, observe-only and nothing
+    /// built too. `Ok` lets the cleanup go on; `Err(Pending)` waits. The default does nothing.
+    async fn release(&self, _obj: &K) -> Result<(), Error> {
         Ok(())
     }
     /// Deletes the resource.

@@ -1,7 +1,7 @@
 //! The lifecycle of a managed object, written once for every kind: tenancy, adoption, the
 //! create path (marker before the call, client token, tags, operation polling), lost
-//! resources, the kind's steps, status, failure status, and deletion (orphan or delete, with a
-//! wait until gone).
+//! resources, the kind's create gate ([`Hold`]), the kind's steps, status, failure status, and
+//! deletion (release, then orphan or delete, with a wait until gone).
 //!
 //! It talks to the platform only through an [`Actuator`] and to Kubernetes only through
 //! [`Effects`], so it is tested against fakes of both (see `managed::tests`).
@@ -20,7 +20,7 @@ use suido_provider::{Operation, OperationState, ProviderError, ProviderResult};
 
 use super::adoption::{self, Found};
 use super::error::Error;
-use super::kind::{Actuator, External, Flow, Lifecycle, ManagedKind, Verdict};
+use super::kind::{Actuator, External, Flow, Hold, Lifecycle, ManagedKind, Verdict};
 use crate::conditions::{self, Desired};
 use crate::context::Timing;
 use crate::identity;
@@ -119,7 +119,7 @@ pub fn desired_status<K: ManagedKind>(obj: &K, obs: &Observation<K>, now: Timest
             .as_ref()
             .is_some_and(|e| e.lifecycle() == Lifecycle::Error);
     if creating && !settled && !obs.observe_only && obs.external.is_some() {
-        return shaped(obj, None, None, refs, false, now);
+        return shaped(obj, None, None, refs, false, None, now);
     }
     shaped(
         obj,
@@ -127,8 +127,20 @@ pub fn desired_status<K: ManagedKind>(obj: &K, obs: &Observation<K>, now: Timest
         obs.step.as_ref(),
         refs,
         obs.observe_only,
+        None,
         now,
     )
+}
+
+/// The status while [`Actuator::ready_to_create`] holds the create: phase `Waiting`, `Ready`
+/// from the hold, and `status.externalId` kept (a lost resource stays lost until replaced).
+pub fn held_status<K: ManagedKind>(
+    obj: &K,
+    refs: Option<&K::Refs>,
+    hold: &Hold,
+    now: Timestamp,
+) -> K::Status {
+    shaped(obj, None, None, refs, false, Some(hold), now)
 }
 
 fn shaped<K: ManagedKind>(
@@ -137,6 +149,7 @@ fn shaped<K: ManagedKind>(
     step: Option<&K::Step>,
     refs: Option<&K::Refs>,
     observe_only: bool,
+    hold: Option<&Hold>,
     now: Timestamp,
 ) -> K::Status {
     let generation = obj.meta().generation;
@@ -153,15 +166,19 @@ fn shaped<K: ManagedKind>(
         ),
     ];
     let noun = K::NOUN;
-    let verdict = match external {
-        None => {
+    let verdict = match (external, hold) {
+        (None, Some(hold)) => Verdict {
+            phase: Phase::Waiting,
+            ready: Desired::new(cond::READY, false, hold.reason, hold.message.clone()),
+        },
+        (None, None) => {
             managed.external_id = None;
             Verdict {
                 phase: Phase::Provisioning,
                 ready: unbuilt_ready::<K>(managed.attempt),
             }
         }
-        Some(e) => {
+        (Some(e), _) => {
             let lifecycle = e.lifecycle();
             managed.external_id = (lifecycle != Lifecycle::Building).then(|| e.id().to_owned());
             let plain = |phase, ok, reason, message: String| Verdict {
@@ -247,7 +264,12 @@ pub fn failed_status<K: ManagedKind>(obj: &K, error: &Error, now: Timestamp) -> 
                 message.clone(),
             ));
         }
-        if K::REFERENCES_CONDITION && matches!(error.inner(), Error::Reference { .. }) {
+        // Kinds that show `ReferencesResolved` keep it in step with a reference error.
+        let shown = K::managed(&status)
+            .conditions
+            .iter()
+            .any(|c| c.type_ == cond::REFERENCES_RESOLVED);
+        if (shown || K::REFERENCES_CONDITION) && matches!(error.inner(), Error::Reference { .. }) {
             desired.push(Desired::new(
                 cond::REFERENCES_RESOLVED,
                 false,
@@ -338,7 +360,7 @@ async fn create<K: ManagedKind>(
         K::managed_mut(&mut status).attempt = attempt;
         K::managed_mut(&mut status).external_id = None;
         *base.status_slot() = Some(status);
-        let marker = shaped(&base, None, None, Some(refs), false, Timestamp::now());
+        let marker = shaped(&base, None, None, Some(refs), false, None, Timestamp::now());
         // Written into `obj` too: the final status builds on it, so nothing is written twice.
         effects.write_status(obj, &marker).await?;
     }
@@ -356,13 +378,23 @@ async fn create<K: ManagedKind>(
     }
 }
 
-/// Brings the platform one step closer to the spec and reports what it saw.
+/// When to look again after a step or a hold.
+fn requeue(flow: Flow, timing: &Timing) -> Action {
+    match flow {
+        Flow::Poll => Action::requeue(timing.poll),
+        Flow::Settled => Action::requeue(timing.drift),
+        Flow::SettledFor(d) => Action::requeue(d.min(timing.drift)),
+    }
+}
+
+/// Brings the platform one step closer to the spec and reports what it saw, and the hold when
+/// the kind kept a create from being ordered.
 async fn converge<K: ManagedKind>(
     obj: &mut K,
     env: &Env<'_, K>,
     actuator: &dyn Actuator<K>,
     effects: &dyn Effects<K>,
-) -> Result<(Observation<K>, Action), Error> {
+) -> Result<(Observation<K>, Option<Hold>, Action), Error> {
     let tenant = tenant_of(obj, env.tenants)?.name_any();
     let refs = actuator.resolve(obj).await?;
     let desired = obj.build(&refs)?;
@@ -371,6 +403,20 @@ async fn converge<K: ManagedKind>(
     let poll = Action::requeue(env.timing.poll);
     let attempt = obj.status_ref().and_then(|s| K::managed(s).attempt);
     let found = adoption::find(obj, &tenant, env.claims, actuator).await?;
+    if !observe_only && matches!(found, Found::Lost { .. } | Found::Absent) {
+        // Asked before the Lost event, so that a held replacement is announced once, when it
+        // is ordered.
+        if let Some(hold) = actuator.ready_to_create(obj, &refs).await? {
+            for note in &hold.notes {
+                effects
+                    .event(obj, false, note.reason, note.reason, note.message.clone())
+                    .await;
+            }
+            obs.refs = Some(refs);
+            let action = requeue(hold.flow, env.timing);
+            return Ok((obs, Some(hold), action));
+        }
+    }
     let built = match found {
         Found::Adopted(e) | Found::Owned(e) => Some(e),
         Found::Replaced { old, new } => {
@@ -414,11 +460,11 @@ async fn converge<K: ManagedKind>(
     };
     obs.refs = Some(refs);
     let Some(mut external) = built else {
-        return Ok((obs, poll));
+        return Ok((obs, None, poll));
     };
     if observe_only {
         obs.external = Some(external);
-        return Ok((obs, Action::requeue(env.timing.drift)));
+        return Ok((obs, None, Action::requeue(env.timing.drift)));
     }
     let refs = obs
         .refs
@@ -430,14 +476,10 @@ async fn converge<K: ManagedKind>(
             .event(obj, false, note.reason, note.reason, note.message.clone())
             .await;
     }
-    let action = match acted.flow {
-        Flow::Poll => poll,
-        Flow::Settled => Action::requeue(env.timing.drift),
-        Flow::SettledFor(d) => Action::requeue(d.min(env.timing.drift)),
-    };
+    let action = requeue(acted.flow, env.timing);
     obs.step = Some(acted.step);
     obs.external = Some(external);
-    Ok((obs, action))
+    Ok((obs, None, action))
 }
 
 /// The Apply half of the finalizer: converge, then write the status if it changed.
@@ -448,8 +490,12 @@ pub async fn apply<K: ManagedKind>(
     effects: &dyn Effects<K>,
 ) -> Result<Action, Error> {
     match converge(obj, env, actuator, effects).await {
-        Ok((obs, action)) => {
-            let status = desired_status(obj, &obs, Timestamp::now());
+        Ok((obs, hold, action)) => {
+            let now = Timestamp::now();
+            let status = match &hold {
+                Some(hold) => held_status(obj, obs.refs.as_ref(), hold, now),
+                None => desired_status(obj, &obs, now),
+            };
             effects.write_status(obj, &status).await?;
             Ok(action)
         }
@@ -479,14 +525,22 @@ pub async fn record_paused<K: ManagedKind>(
     Ok(Action::await_change())
 }
 
-/// The Cleanup half: orphan, or delete the resource and wait until it is gone. A resource the
-/// object may not manage (refused adoption, another object's) is never touched.
+/// The Cleanup half: release what the object did to other resources, then orphan, or delete the
+/// resource and wait until it is gone. A resource the object may not manage (refused adoption,
+/// another object's) is never touched.
 pub async fn cleanup<K: ManagedKind>(
     obj: &mut K,
     env: &Env<'_, K>,
     actuator: &dyn Actuator<K>,
     effects: &dyn Effects<K>,
 ) -> Result<Action, Error> {
+    if let Err(e) = actuator.release(obj).await {
+        return if e.is_terminal() {
+            record_failure(obj, effects, e).await
+        } else {
+            Err(e)
+        };
+    }
     let management = obj.management();
     if management.deletion_policy == DeletionPolicy::Orphan || observe_only(obj) {
         effects

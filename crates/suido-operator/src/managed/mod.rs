@@ -2,7 +2,7 @@
 //! something on the platform.
 //!
 //! - [`kind`]: what a kind supplies — [`ManagedKind`] (pure build, status and verdicts) and
-//!   [`Actuator`] (its platform calls and steps).
+//!   [`Actuator`] (its platform calls and steps, with the optional create gate and release).
 //! - [`lifecycle`]: tenancy, adoption, the create marker, lost resources, status, failure
 //!   status and deletion, over an actuator and [`Effects`].
 //! - [`adoption`]: which platform resource an object owns or may adopt.
@@ -23,6 +23,6 @@ pub mod references;
 mod tests;
 
 pub use error::Error;
-pub use kind::{Acted, Actuator, External, Flow, Lifecycle, ManagedKind, Note, Verdict};
+pub use kind::{Acted, Actuator, External, Flow, Hold, Lifecycle, ManagedKind, Note, Verdict};
 pub use lifecycle::{Effects, Env, Observation};
 pub use references::{Reference, Refers};

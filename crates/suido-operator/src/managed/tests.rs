@@ -22,6 +22,8 @@ use crate::context::Timing;
 use crate::controllers::block_volume::steps::{self, Step, Target};
 use crate::identity;
 
+mod hooks;
+
 type CreateHook = Box<dyn Fn(&ClientToken) -> ProviderResult<()> + Send + Sync>;
 
 /// A platform of volumes. `before_create` runs before a create commits (an error means the

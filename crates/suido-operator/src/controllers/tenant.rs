@@ -26,6 +26,8 @@ use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
 pub const NAME: &str = "tenant";
+/// How often a Tenant's object counts are brought up to date.
+const COUNT_INTERVAL: Duration = Duration::from_secs(5);
 /// Finalizer that holds a Tenant while objects remain in its namespaces.
 pub const FINALIZER: &str = "infra.suido.dev/tenant-objects";
 
@@ -223,7 +225,9 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
         match event {
             finalizer::Event::Apply(t) => {
                 write(&ctx, &api, &t, false).await?;
-                Ok(Action::requeue(ctx.timing.drift))
+                // Counting is a read of the caches and writes only on a change, so it runs
+                // often: there are few Tenants, and their counts should follow the objects.
+                Ok(Action::requeue(COUNT_INTERVAL.min(ctx.timing.drift)))
             }
             finalizer::Event::Cleanup(t) => {
                 let remaining = write(&ctx, &api, &t, true).await?;
@@ -255,8 +259,7 @@ pub fn error_policy(tenant: Arc<Tenant>, error: &Error, ctx: Arc<Context>) -> Ac
     }
 }
 
-/// Runs the Tenant controller until shutdown. Counts follow the objects within the drift
-/// interval (and every few seconds while a deletion waits).
+/// Runs the Tenant controller until shutdown. Counts follow the objects within a few seconds.
 pub async fn run(client: Client, ctx: Arc<Context>) {
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     Controller::new(Api::<Tenant>::all(client), watcher::Config::default())

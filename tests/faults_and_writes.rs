@@ -14,7 +14,7 @@ use kube::api::{ListParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use suido::dev::{DevConfig, DevStack};
-use suido_api::v1alpha1::{Tenant, VirtualServer, VirtualServerSpec};
+use suido_api::v1alpha1::{BackupPolicy, Tenant, VirtualServer, VirtualServerSpec};
 use suido_e2e::{eventually, fast_rules};
 use suido_operator::Timing;
 use suido_provider::{ComputeProvider, Tags};
@@ -84,10 +84,21 @@ fn stack_config(dir: &std::path::Path, resync: Duration) -> DevConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_under_transient_errors_and_timeouts_after_commit() {
+    converges_under_faults(true).await;
+}
+
+/// The same on a platform without idempotency tokens: only the operator's marker and lookup by
+/// tag keep a create whose answer was lost from being repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converges_under_faults_on_a_platform_without_tokens() {
+    converges_under_faults(false).await;
+}
+
+async fn converges_under_faults(idempotency_tokens: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let stack = DevStack::start(stack_config(dir.path(), Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let mut config = stack_config(dir.path(), Duration::from_secs(60));
+    config.sim_rules.idempotency_tokens = idempotency_tokens;
+    let stack = DevStack::start(config).await.unwrap();
     let admin = SimAdmin::new(&stack.sim_url()).unwrap();
     admin
         .set_faults(&FaultSettings {
@@ -108,10 +119,42 @@ async fn converges_under_transient_errors_and_timeouts_after_commit() {
         serde_json::json!({"size": "2CPU-4GB", "monitoring": {"icmp": {"severity": "Severe"}}}),
     )
     .await;
+    // Backup policies for some of them, so that a second kind meets the same faults.
+    let policies: Api<BackupPolicy> = Api::namespaced(stack.client.clone(), "faulty");
+    let backed_up = 5;
+    for i in 0..backed_up {
+        let policy: BackupPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "infra.suido.dev/v1alpha1", "kind": "BackupPolicy",
+            "metadata": {"name": format!("bkp-{i:03}")},
+            "spec": {"serverName": format!("vs-{i:03}"), "schedule": "0 2 * * *", "generations": 3}
+        }))
+        .unwrap();
+        policies
+            .create(&PostParams::default(), &policy)
+            .await
+            .unwrap();
+    }
     eventually(
-        "every server Ready despite faults",
+        "every server and policy Ready despite faults",
         Duration::from_secs(180),
-        || async { all_ready(&api, n).await.then_some(()) },
+        || async {
+            let policies_ready = policies
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|p| {
+                    p.status.as_ref().is_some_and(|s| {
+                        s.managed
+                            .conditions
+                            .iter()
+                            .any(|c| c.type_ == "Ready" && c.status == "True")
+                    })
+                })
+                .count();
+            (all_ready(&api, n).await && policies_ready == backed_up).then_some(())
+        },
     )
     .await;
     // Faults off again, so that the checks below read the platform reliably.
@@ -127,6 +170,12 @@ async fn converges_under_transient_errors_and_timeouts_after_commit() {
         .map(|s| s.tags["suido.dev/uid"].clone())
         .collect();
     assert_eq!(uids.len(), n, "one server per object");
+    let jobs = admin.list("backup-jobs").await.unwrap();
+    assert_eq!(
+        jobs["items"].as_array().unwrap().len(),
+        backed_up,
+        "one backup job per policy"
+    );
     // The faults were real: the operator saw transient errors and retried.
     let metrics = reqwest_metrics(stack.probe_addr.unwrap()).await;
     assert!(

@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod context;
 pub mod controllers;
 pub mod convert;
+mod declare;
 pub mod http;
 pub mod identity;
 pub mod kit;

@@ -27,31 +27,9 @@ pub trait HasStatus:
     fn conditions(status: &mut Self::Status) -> &mut Vec<Condition>;
 }
 
-impl HasStatus for VirtualServer {
-    type Status = VirtualServerStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(VirtualServer, VirtualServerStatus, managed.conditions);
 
-impl HasStatus for BlockVolume {
-    type Status = BlockVolumeStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(BlockVolume, BlockVolumeStatus, managed.conditions);
 
 /// The merge patch that turns `old` status into `new`, or `None` when they are equal. Top-level
 /// fields present in `old` but not in `new` are set to `null` so that the server removes them.

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
@@ -20,23 +19,11 @@ use tracing::{Instrument, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::Context;
-use crate::status::HasStatus;
 
 /// Controller name, used in metrics and logs.
 pub const NAME: &str = "maintenancewindow";
 
-impl HasStatus for MaintenanceWindow {
-    type Status = MaintenanceWindowStatus;
-    fn status_ref(&self) -> Option<&MaintenanceWindowStatus> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<MaintenanceWindowStatus> {
-        &mut self.status
-    }
-    fn conditions(status: &mut MaintenanceWindowStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-}
+crate::has_status!(MaintenanceWindow, MaintenanceWindowStatus, conditions);
 
 /// A window's start, end and announcement, parsed.
 struct Times {

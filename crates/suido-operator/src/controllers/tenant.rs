@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
@@ -21,7 +20,6 @@ use tracing::{Instrument, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::{Context, Stores};
-use crate::status::HasStatus;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -31,18 +29,7 @@ const COUNT_INTERVAL: Duration = Duration::from_secs(5);
 /// Finalizer that holds a Tenant while objects remain in its namespaces.
 pub const FINALIZER: &str = "infra.suido.dev/tenant-objects";
 
-impl HasStatus for Tenant {
-    type Status = TenantStatus;
-    fn status_ref(&self) -> Option<&TenantStatus> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<TenantStatus> {
-        &mut self.status
-    }
-    fn conditions(status: &mut TenantStatus) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-}
+crate::has_status!(Tenant, TenantStatus, conditions);
 
 /// Why a Tenant reconcile failed.
 #[derive(Debug, thiserror::Error)]

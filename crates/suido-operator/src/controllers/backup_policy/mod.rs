@@ -10,58 +10,24 @@ mod tests;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{
     BackupPolicy, BackupPolicyStatus, ManagedSpec, ManagedStatus, VirtualServer,
 };
 use suido_provider::{
-    BackupJob, BackupJobSpec, ClientToken, Operation, ProviderError, ProviderResult, ResourceState,
-    Tags,
+    BackupJob, BackupJobSpec, ClientToken, Operation, ProviderError, ProviderResult, Tags,
 };
 
 use self::steps::{Server, Step};
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{
-    Acted, Actuator, Error, External, Hold, Lifecycle, ManagedKind, Note, Verdict,
-};
-use crate::status::HasStatus;
+use crate::managed::{Acted, Actuator, Error, Hold, ManagedKind, Note, Verdict};
 
-impl HasStatus for BackupPolicy {
-    type Status = BackupPolicyStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(BackupPolicy, BackupPolicyStatus, managed.conditions);
 
-impl External for BackupJob {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn lifecycle(&self) -> Lifecycle {
-        match self.state {
-            ResourceState::Creating => Lifecycle::Building,
-            ResourceState::Deleting => Lifecycle::Deleting,
-            ResourceState::Error => Lifecycle::Error,
-            ResourceState::Available | ResourceState::Updating => Lifecycle::Built,
-        }
-    }
-}
+crate::service_resource!(BackupJob);
 
 impl Refers for BackupPolicy {
     fn references(&self) -> Vec<Reference> {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use suido_provider::ResourceState;
 
 use super::steps::*;
 use super::*;

@@ -12,9 +12,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::Controller;
@@ -30,36 +28,11 @@ use crate::context::Context;
 use crate::controllers::family::{self, Step};
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers, Target};
-use crate::managed::{Acted, Actuator, Error, External, Lifecycle, ManagedKind, Verdict};
-use crate::status::HasStatus;
+use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
 
-impl HasStatus for LoadBalancer {
-    type Status = LoadBalancerStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(LoadBalancer, LoadBalancerStatus, managed.conditions);
 
-impl External for p::LoadBalancer {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn lifecycle(&self) -> Lifecycle {
-        family::lifecycle(self.state)
-    }
-}
+crate::service_resource!(p::LoadBalancer);
 
 impl Refers for LoadBalancer {
     fn references(&self) -> Vec<Reference> {

@@ -1,5 +1,6 @@
 //! Unit tests of the LoadBalancer's pure steps and status.
 
+use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
@@ -37,7 +36,6 @@ use crate::context::Context;
 use crate::kit;
 use crate::managed::Error;
 use crate::managed::references::{self, Reference, Refers};
-use crate::status::HasStatus;
 
 /// The kind, for client tokens and tags.
 pub const KIND: &str = "ServerRestore";
@@ -46,18 +44,7 @@ pub const NAME: &str = "serverrestore";
 /// The finalizer that holds the object until the platform's record of the restore is removed.
 pub const FINALIZER: &str = "infra.suido.dev/serverrestore-cleanup";
 
-impl HasStatus for ServerRestore {
-    type Status = ServerRestoreStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.conditions
-    }
-}
+crate::has_status!(ServerRestore, ServerRestoreStatus, conditions);
 
 impl Refers for ServerRestore {
     fn references(&self) -> Vec<Reference> {

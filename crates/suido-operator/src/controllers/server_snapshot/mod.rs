@@ -10,8 +10,6 @@ pub mod steps;
 mod tests;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::Controller;
@@ -20,51 +18,19 @@ use suido_api::v1alpha1::{
     ManagedSpec, ManagedStatus, ServerSnapshot, ServerSnapshotStatus, VirtualServer,
 };
 use suido_provider::{
-    ClientToken, Operation, ProviderError, ProviderResult, ResourceState, Snapshot, SnapshotSpec,
-    Tags, TerminalKind,
+    ClientToken, Operation, ProviderError, ProviderResult, Snapshot, SnapshotSpec, Tags,
+    TerminalKind,
 };
 
 use self::steps::{Gate, Restart, Source, SourceServer, Step, Wait};
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{
-    Acted, Actuator, Error, External, Flow, Hold, Lifecycle, ManagedKind, Note, Verdict,
-};
-use crate::status::HasStatus;
+use crate::managed::{Acted, Actuator, Error, Flow, Hold, ManagedKind, Note, Verdict};
 
-impl HasStatus for ServerSnapshot {
-    type Status = ServerSnapshotStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(ServerSnapshot, ServerSnapshotStatus, managed.conditions);
 
-impl External for Snapshot {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn lifecycle(&self) -> Lifecycle {
-        match self.state {
-            ResourceState::Creating => Lifecycle::Building,
-            ResourceState::Deleting => Lifecycle::Deleting,
-            ResourceState::Error => Lifecycle::Error,
-            ResourceState::Available | ResourceState::Updating => Lifecycle::Built,
-        }
-    }
-}
+crate::service_resource!(Snapshot);
 
 impl Refers for ServerSnapshot {
     fn references(&self) -> Vec<Reference> {

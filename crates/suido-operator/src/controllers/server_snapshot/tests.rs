@@ -1,7 +1,9 @@
 //! Unit tests of the ServerSnapshot's pure steps: the gate of both stop policies, the start of
 //! a server Suido stopped, and the status.
 
+use jiff::Timestamp;
 use std::sync::Arc;
+use suido_provider::ResourceState;
 
 use super::steps::*;
 use super::*;

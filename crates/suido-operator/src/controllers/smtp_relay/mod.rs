@@ -7,8 +7,6 @@ pub mod steps;
 mod tests;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{ManagedSpec, ManagedStatus, SmtpRelay, SmtpRelayStatus, VirtualServer};
@@ -20,36 +18,11 @@ use crate::context::Context;
 use crate::controllers::family::{self, Step};
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, External, Lifecycle, ManagedKind, Verdict};
-use crate::status::HasStatus;
+use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
 
-impl HasStatus for SmtpRelay {
-    type Status = SmtpRelayStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(SmtpRelay, SmtpRelayStatus, managed.conditions);
 
-impl External for p::SmtpRelay {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn lifecycle(&self) -> Lifecycle {
-        family::lifecycle(self.state)
-    }
-}
+crate::service_resource!(p::SmtpRelay);
 
 impl Refers for SmtpRelay {
     fn references(&self) -> Vec<Reference> {

@@ -1,5 +1,6 @@
 //! Unit tests of the SmtpRelay's pure steps and status.
 
+use jiff::Timestamp;
 use std::sync::Arc;
 
 use suido_api::v1alpha1::conditions::{self as cond, reasons};

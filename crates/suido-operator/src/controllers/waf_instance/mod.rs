@@ -7,8 +7,6 @@ pub mod steps;
 mod tests;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
@@ -22,36 +20,11 @@ use crate::context::Context;
 use crate::controllers::family::{self, Step, Targets};
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, External, Lifecycle, ManagedKind, Verdict};
-use crate::status::HasStatus;
+use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
 
-impl HasStatus for WafInstance {
-    type Status = WafInstanceStatus;
-    fn status_ref(&self) -> Option<&Self::Status> {
-        self.status.as_ref()
-    }
-    fn status_slot(&mut self) -> &mut Option<Self::Status> {
-        &mut self.status
-    }
-    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
-        &mut status.managed.conditions
-    }
-}
+crate::has_status!(WafInstance, WafInstanceStatus, managed.conditions);
 
-impl External for p::Waf {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-    fn created_at(&self) -> Timestamp {
-        self.created_at
-    }
-    fn lifecycle(&self) -> Lifecycle {
-        family::lifecycle(self.state)
-    }
-}
+crate::service_resource!(p::Waf);
 
 impl Refers for WafInstance {
     fn references(&self) -> Vec<Reference> {

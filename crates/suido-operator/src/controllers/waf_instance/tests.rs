@@ -1,6 +1,7 @@
 //! Unit tests of the WafInstance's pure steps and status, and of the target resolution it
 //! shares with IntrusionPrevention.
 
+use jiff::Timestamp;
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -27,17 +27,38 @@ use suido_sim::{Durations, Rules, SimProvider};
 const SERVERS: usize = 150;
 const KILLS: usize = 10;
 
-fn operator(kubeconfig: &std::path::Path, sim_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_suido"))
-        .args(["operator", "--kubeconfig"])
-        .arg(kubeconfig)
-        .args(["--sim-url", sim_url, "--metrics", "127.0.0.1:0"])
-        .args(["--backoff-max-seconds", "5"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// An operator process, killed when dropped so that a failing test leaves no process behind.
+struct Operator(Child);
+
+impl Operator {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn operator(kubeconfig: &std::path::Path, sim_url: &str) -> Operator {
+    Operator(
+        Command::new(env!("CARGO_BIN_EXE_suido"))
+            .args(["operator", "--kubeconfig"])
+            .arg(kubeconfig)
+            .args(["--sim-url", sim_url, "--metrics", "127.0.0.1:0"])
+            .args(["--backoff-max-seconds", "5"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Servers Ready at `size` with the current generation observed.

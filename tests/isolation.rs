@@ -221,13 +221,12 @@ async fn a_hostile_tenant_can_neither_take_nor_fight_over_servers() {
     wait_ready_reason(&k, "ops-small", OPS, "True").await;
     k.ok(&["delete", "tenant", "kawasemi-water", "--wait=false"])
         .await;
-    let held = eventually("the Tenant's deletion waits", Duration::from_secs(30), || async {
+    eventually("the Tenant's deletion waits", Duration::from_secs(30), || async {
         let out = k.ok(&["get", "tenant", "kawasemi-water", "-o",
             r#"jsonpath={.status.conditions[?(@.type=="Deleting")].reason} {.status.managedObjects.VirtualServer}"#]).await;
-        (out == "ObjectsRemain 1").then_some(out)
+        (out == "ObjectsRemain 1").then_some(())
     })
     .await;
-    assert_eq!(held, "ObjectsRemain 1");
     k.ok(&["delete", "vs", "ops-small", "-n", OPS, "--timeout=60s"])
         .await;
     eventually(
@@ -276,7 +275,6 @@ async fn a_server_deleted_behind_suidos_back_is_replaced_once() {
         .delete("servers", &old)
         .await
         .unwrap();
-    let started = std::time::Instant::now();
     let new = eventually("a replacement server", Duration::from_secs(90), || async {
         let out = k
             .get(
@@ -295,7 +293,6 @@ async fn a_server_deleted_behind_suidos_back_is_replaced_once() {
             .then(|| parts[0].to_owned())
     })
     .await;
-    assert!(started.elapsed() < Duration::from_secs(90));
     let sim = SimProvider::new(&stack.sim_url()).unwrap();
     assert!(sim.get_server(&new).await.is_ok());
     let reconciles = vs_reconciles(probe).await - before;

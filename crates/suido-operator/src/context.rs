@@ -110,14 +110,6 @@ pub struct Context {
     pub memo: Memo,
     /// The caches.
     pub stores: Stores,
-    /// Tenants (also in `stores`).
-    pub tenants: Store<Tenant>,
-    /// Maintenance windows (also in `stores`).
-    pub windows: Store<MaintenanceWindow>,
-    /// VirtualServers (also in `stores`).
-    pub servers: Store<VirtualServer>,
-    /// BlockVolumes (also in `stores`).
-    pub volumes: Store<BlockVolume>,
     /// Platform settings.
     pub settings: PlatformSettings,
     /// Timing knobs.
@@ -148,10 +140,6 @@ impl Context {
             platform,
             backoff: Backoff::new(Duration::from_millis(500), timing.backoff_max),
             memo: Memo::default(),
-            tenants: stores.tenants.clone(),
-            windows: stores.windows.clone(),
-            servers: stores.servers.clone(),
-            volumes: stores.volumes.clone(),
             stores,
             settings,
             timing,

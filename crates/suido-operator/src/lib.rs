@@ -9,7 +9,6 @@ pub mod convert;
 mod declare;
 pub mod http;
 pub mod identity;
-pub mod kit;
 pub mod managed;
 pub mod metrics;
 mod run;

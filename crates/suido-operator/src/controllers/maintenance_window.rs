@@ -119,7 +119,7 @@ pub fn until_next_boundary(w: &MaintenanceWindow, now: Timestamp) -> Option<Dura
 
 /// Tells every VirtualServer of the affected Tenants that the window opened or closed.
 async fn announce(ctx: &Context, w: &MaintenanceWindow, affected: &[String], opened: bool) {
-    let tenants = ctx.tenants.state();
+    let tenants = ctx.stores.tenants.state();
     let namespaces: Vec<String> = tenants
         .iter()
         .filter(|t| affected.contains(&t.name_any()))
@@ -140,7 +140,7 @@ async fn announce(ctx: &Context, w: &MaintenanceWindow, affected: &[String], ope
             format!("maintenance window {} has ended", w.name_any()),
         )
     };
-    for vs in ctx.servers.state() {
+    for vs in ctx.stores.servers.state() {
         if vs.namespace().is_some_and(|ns| namespaces.contains(&ns)) {
             ctx.event(vs.as_ref(), false, reason, "Maintenance", note.clone())
                 .await;
@@ -163,7 +163,7 @@ pub async fn reconcile(
         ctx.memo.refresh(&mut w);
         let now = Timestamp::now();
         let before = w.status.as_ref().and_then(|s| s.state);
-        let status = desired_status(&w, &ctx.tenants.state(), now);
+        let status = desired_status(&w, &ctx.stores.tenants.state(), now);
         let opened = status.state == Some(MaintenanceState::InProgress)
             && before != Some(MaintenanceState::InProgress);
         let closed = status.state == Some(MaintenanceState::Completed)

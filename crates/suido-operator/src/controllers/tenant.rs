@@ -188,12 +188,12 @@ async fn write(
 ) -> Result<u32, Error> {
     let mut tenant = tenant.clone();
     ctx.memo.refresh(&mut tenant);
-    let (namespaces, _) = ownership(&tenant, &ctx.tenants.state());
+    let (namespaces, _) = ownership(&tenant, &ctx.stores.tenants.state());
     let counts = managed_objects(&ctx.stores, &namespaces);
     let total = counts.values().sum();
     let status = desired_status(
         &tenant,
-        &ctx.tenants.state(),
+        &ctx.stores.tenants.state(),
         counts,
         deleting,
         Timestamp::now(),

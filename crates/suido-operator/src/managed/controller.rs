@@ -20,8 +20,8 @@ use tracing::{Instrument, field, info_span};
 use super::error::Error;
 use super::kind::ManagedKind;
 use super::lifecycle::{self, Effects, Env};
+use super::references;
 use crate::context::Context;
-use crate::kit;
 
 /// Status writes through the memo and Events through the recorder.
 pub struct KubeEffects<'a, K> {
@@ -84,7 +84,7 @@ async fn apply<K: Watched>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     if obj.management().paused {
         return lifecycle::record_paused(&mut obj, &effects).await;
     }
-    let tenants = ctx.tenants.state();
+    let tenants = ctx.stores.tenants.state();
     let claims = K::store(ctx).state();
     let env = Env {
         tenants: &tenants,
@@ -99,7 +99,7 @@ async fn cleanup<K: Watched>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
     let mut obj = obj.as_ref().clone();
     ctx.memo.refresh(&mut obj);
     let effects = KubeEffects::new(ctx, api);
-    let tenants = ctx.tenants.state();
+    let tenants = ctx.stores.tenants.state();
     let claims = K::store(ctx).state();
     let env = Env {
         tenants: &tenants,
@@ -169,7 +169,7 @@ pub async fn run<K: Watched>(controller: Controller<K>, ctx: Arc<Context>) {
     let controller = controller.watches(
         Api::<Tenant>::all(ctx.client.clone()),
         watcher::Config::default(),
-        move |tenant| kit::in_tenant_namespaces(&store, &tenant),
+        move |tenant| references::in_tenant_namespaces(&store, &tenant),
     );
     let controller = K::watches(controller, &ctx);
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);

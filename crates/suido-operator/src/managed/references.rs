@@ -12,6 +12,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use suido_api::v1alpha1::Tenant;
 use suido_api::v1alpha1::conditions::reasons;
 
 use super::error::Error;
@@ -131,6 +132,23 @@ where
             o.references()
                 .iter()
                 .any(|r| r.kind == kind && r.names(&name, labels))
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
+}
+
+/// The objects of a cache that live in the namespaces of `tenant`: what a change of the Tenant
+/// affects (its type and namespaces decide every object's rules).
+pub fn in_tenant_namespaces<K>(store: &Store<K>, tenant: &Tenant) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .iter()
+        .filter(|o| {
+            o.namespace()
+                .is_some_and(|ns| tenant.spec.namespaces.contains(&ns))
         })
         .map(|o| ObjectRef::from_obj(o.as_ref()))
         .collect()

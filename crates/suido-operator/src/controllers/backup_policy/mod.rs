@@ -139,7 +139,7 @@ impl BackupActuator<'_> {
 #[async_trait]
 impl Actuator<BackupPolicy> for BackupActuator<'_> {
     async fn resolve(&self, bp: &BackupPolicy) -> Result<Server, Error> {
-        steps::server(bp, &self.ctx.servers.state())
+        steps::server(bp, &self.ctx.stores.servers.state())
     }
 
     async fn get(&self, id: &str) -> ProviderResult<BackupJob> {

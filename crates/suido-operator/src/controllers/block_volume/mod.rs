@@ -107,7 +107,7 @@ impl ManagedKind for BlockVolume {
         steps::verdict(step)
     }
     fn store(ctx: &Context) -> &Store<Self> {
-        &ctx.volumes
+        &ctx.stores.volumes
     }
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(VolumeActuator { ctx })
@@ -128,6 +128,7 @@ impl VolumeActuator<'_> {
     fn live_attachment(&self, bv: &BlockVolume, volume: &Volume) -> Option<String> {
         let server_id = volume.attached_to.as_ref()?;
         self.ctx
+            .stores
             .servers
             .state()
             .iter()
@@ -147,7 +148,7 @@ impl VolumeActuator<'_> {
 #[async_trait]
 impl Actuator<BlockVolume> for VolumeActuator<'_> {
     async fn resolve(&self, bv: &BlockVolume) -> Result<Target, Error> {
-        steps::target(bv, &self.ctx.servers.state())
+        steps::target(bv, &self.ctx.stores.servers.state())
     }
 
     async fn get(&self, id: &str) -> ProviderResult<Volume> {

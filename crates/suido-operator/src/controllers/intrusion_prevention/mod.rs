@@ -110,7 +110,7 @@ impl Actuator<IntrusionPrevention> for IpsActuator<'_> {
             "spec.targets",
             &ips.spec.targets,
             &ips.namespace().unwrap_or_default(),
-            &self.ctx.servers.state(),
+            &self.ctx.stores.servers.state(),
             &self.ctx.stores.load_balancers.state(),
         )
     }

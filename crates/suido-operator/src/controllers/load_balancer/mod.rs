@@ -130,7 +130,7 @@ struct LoadBalancerActuator<'a> {
 impl Actuator<LoadBalancer> for LoadBalancerActuator<'_> {
     async fn resolve(&self, lb: &LoadBalancer) -> Result<Refs, Error> {
         let namespace = lb.namespace().unwrap_or_default();
-        let (backends, waiting) = steps::backends(lb, &self.ctx.servers.state())?;
+        let (backends, waiting) = steps::backends(lb, &self.ctx.stores.servers.state())?;
         // Secrets are read where they are needed, in the object's namespace only: no cache
         // and no watch of every Secret in the cluster. A changed certificate is noticed at the
         // next look, within the drift interval.

@@ -33,7 +33,6 @@ use tracing::{Instrument, field, info_span};
 
 use self::flow::{Env, Side};
 use crate::context::Context;
-use crate::kit;
 use crate::managed::Error;
 use crate::managed::references::{self, Reference, Refers};
 
@@ -141,7 +140,7 @@ async fn apply(
 ) -> Result<Action, Error> {
     let mut obj = obj.as_ref().clone();
     ctx.memo.refresh(&mut obj);
-    let (tenants, servers) = (ctx.tenants.state(), ctx.servers.state());
+    let (tenants, servers) = (ctx.stores.tenants.state(), ctx.stores.servers.state());
     let (policies, snapshots) = (ctx.stores.backups.state(), ctx.stores.snapshots.state());
     let env = Env {
         tenants: &tenants,
@@ -218,7 +217,7 @@ pub async fn run(controller: Controller<ServerRestore>, ctx: Arc<Context>) {
     let controller = controller.watches(
         Api::<Tenant>::all(ctx.client.clone()),
         watcher::Config::default(),
-        move |tenant| kit::in_tenant_namespaces(&store, &tenant),
+        move |tenant| references::in_tenant_namespaces(&store, &tenant),
     );
     let controller = references::watch::<ServerRestore, VirtualServer>(controller, &ctx.client);
     let controller = references::watch::<ServerRestore, BackupPolicy>(controller, &ctx.client);

@@ -146,7 +146,7 @@ impl SnapshotActuator<'_> {
 #[async_trait]
 impl Actuator<ServerSnapshot> for SnapshotActuator<'_> {
     async fn resolve(&self, snap: &ServerSnapshot) -> Result<Source, Error> {
-        let located = steps::locate(snap, &self.ctx.servers.state())?;
+        let located = steps::locate(snap, &self.ctx.stores.servers.state())?;
         let server = match located.as_ref().map(|l| l.id.as_deref()) {
             None => SourceServer::Gone,
             Some(None) => SourceServer::NotBuilt,

@@ -100,7 +100,7 @@ impl Actuator<SmtpRelay> for SmtpActuator<'_> {
     async fn resolve(&self, relay: &SmtpRelay) -> Result<Refs, Error> {
         steps::resolve(
             relay,
-            &self.ctx.servers.state(),
+            &self.ctx.stores.servers.state(),
             &self.ctx.settings.smtp_sender_domain,
         )
     }

@@ -122,7 +122,7 @@ impl ManagedKind for VirtualServer {
         status::verdict(external, step)
     }
     fn store(ctx: &Context) -> &Store<Self> {
-        &ctx.servers
+        &ctx.stores.servers
     }
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(ServerActuator { ctx })
@@ -224,13 +224,14 @@ impl Actuator<VirtualServer> for ServerActuator<'_> {
     async fn resolve(&self, vs: &VirtualServer) -> Result<Refs, Error> {
         let namespace = vs.namespace().unwrap_or_default();
         let now = Timestamp::now();
-        let windows = self.ctx.windows.state();
-        let tenant = match tenancy::owner(&self.ctx.tenants.state(), &namespace) {
+        let windows = self.ctx.stores.windows.state();
+        let tenant = match tenancy::owner(&self.ctx.stores.tenants.state(), &namespace) {
             Owner::Tenant(t) => t.name_any(),
             Owner::None => String::new(),
         };
         let volumes = self
             .ctx
+            .stores
             .volumes
             .state()
             .iter()

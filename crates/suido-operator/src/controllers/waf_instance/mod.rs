@@ -103,7 +103,7 @@ impl Actuator<WafInstance> for WafActuator<'_> {
             "spec.protects",
             &waf.spec.protects,
             &waf.namespace().unwrap_or_default(),
-            &self.ctx.servers.state(),
+            &self.ctx.stores.servers.state(),
             &self.ctx.stores.load_balancers.state(),
         )
     }

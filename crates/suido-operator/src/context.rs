@@ -114,10 +114,13 @@ pub struct Context {
     pub settings: PlatformSettings,
     /// Timing knobs.
     pub timing: Timing,
+    /// Turns true once every cache has its first full list (see [`Context::caches_ready`]).
+    synced: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Context {
-    /// A new context; Events are reported as `suido-operator`.
+    /// A new context; Events are reported as `suido-operator`. `caches` resolves once every
+    /// store has had its first full list.
     pub fn new(
         client: Client,
         metrics: Arc<Metrics>,
@@ -125,6 +128,7 @@ impl Context {
         stores: Stores,
         settings: PlatformSettings,
         timing: Timing,
+        caches: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         let recorder = Recorder::new(
             client.clone(),
@@ -133,6 +137,11 @@ impl Context {
                 instance: std::env::var("HOSTNAME").ok(),
             },
         );
+        let (synced_tx, synced) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            caches.await;
+            let _ = synced_tx.send(true);
+        });
         Context {
             client,
             recorder,
@@ -143,25 +152,16 @@ impl Context {
             stores,
             settings,
             timing,
+            synced,
         }
     }
 
     /// Waits until every cache the reconciles read has its first full list, so that a
     /// reconcile never computes a status from a half-filled cache. Immediate once they are.
     pub async fn caches_ready(&self) {
-        // An error means the cache's writer is gone, which only happens at shutdown.
-        let s = &self.stores;
-        let _ = s.tenants.wait_until_ready().await;
-        let _ = s.windows.wait_until_ready().await;
-        let _ = s.servers.wait_until_ready().await;
-        let _ = s.volumes.wait_until_ready().await;
-        let _ = s.load_balancers.wait_until_ready().await;
-        let _ = s.wafs.wait_until_ready().await;
-        let _ = s.intrusion_preventions.wait_until_ready().await;
-        let _ = s.smtp_relays.wait_until_ready().await;
-        let _ = s.backups.wait_until_ready().await;
-        let _ = s.snapshots.wait_until_ready().await;
-        let _ = s.restores.wait_until_ready().await;
+        let mut synced = self.synced.clone();
+        // An error means the waiting task is gone, which only happens at shutdown.
+        let _ = synced.wait_for(|s| *s).await;
     }
 
     /// Runs one provider call, recording its result and latency.

@@ -7,6 +7,7 @@ pub mod context;
 pub mod controllers;
 pub mod convert;
 mod declare;
+pub mod feeds;
 pub mod http;
 pub mod identity;
 pub mod managed;

@@ -6,23 +6,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
+use kube::Client;
+use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{
-    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, MaintenanceWindow,
-    ServerSnapshot, SmtpRelay, Tenant, VirtualServer, WafInstance,
+    BackupPolicy, BlockVolume, IntrusionPrevention, LoadBalancer, ServerSnapshot, SmtpRelay,
+    VirtualServer, WafInstance,
 };
 use suido_provider::Platform;
 use tokio::sync::watch;
 
-use crate::context::{Context, PlatformSettings, Stores, Timing};
+use crate::context::{Context, PlatformSettings, Timing};
 use crate::controllers::{maintenance_window, server_restore, tenant};
+use crate::feeds::{FeedError, Feeds};
 use crate::http::{self, Probes};
 use crate::managed::ManagedKind;
-use crate::managed::controller::{controller, run as managed_run};
+use crate::managed::controller::{controller, prepare, run as managed_run};
 use crate::metrics::{Metrics, PhaseLabels};
 
 /// What the operator needs to run.
@@ -45,35 +43,9 @@ pub enum RunError {
     /// The probe endpoint could not bind.
     #[error("binding the probe endpoint {0}: {1}")]
     Probe(SocketAddr, std::io::Error),
-}
-
-/// A cache of every object of kind `K`, kept current by a background watch.
-fn cache<K>(client: &Client) -> Store<K>
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .touched_objects();
-    tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                tracing::warn!(error = %e, "cache watch error");
-            }
-        }
-    });
-    reader
+    /// A shared watch could not be set up.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
 }
 
 /// Runs every controller until `shutdown` turns true (or the process gets a signal). Returns the
@@ -94,37 +66,17 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
-    // The controllers' own stores serve as the caches of the kinds they manage, so each kind
-    // is watched and held once.
-    let vs_controller = controller::<VirtualServer>(&client);
-    let bv_controller = controller::<BlockVolume>(&client);
-    let lb_controller = controller::<LoadBalancer>(&client);
-    let waf_controller = controller::<WafInstance>(&client);
-    let ips_controller = controller::<IntrusionPrevention>(&client);
-    let smtp_controller = controller::<SmtpRelay>(&client);
-    let bp_controller = controller::<BackupPolicy>(&client);
-    let snap_controller = controller::<ServerSnapshot>(&client);
-    let restore_controller = server_restore::controller(&client);
-    let stores = Stores {
-        tenants: cache::<Tenant>(&client),
-        windows: cache::<MaintenanceWindow>(&client),
-        servers: vs_controller.store(),
-        volumes: bv_controller.store(),
-        load_balancers: lb_controller.store(),
-        wafs: waf_controller.store(),
-        intrusion_preventions: ips_controller.store(),
-        smtp_relays: smtp_controller.store(),
-        backups: bp_controller.store(),
-        snapshots: snap_controller.store(),
-        restores: restore_controller.store(),
-    };
+    // One watch per kind: the caches every controller reads, and the triggers of every
+    // controller, in step with those caches.
+    let feeds = Feeds::new(&client)?;
     let ctx = Arc::new(Context::new(
         client,
         metrics,
         config.platform,
-        stores,
+        feeds.stores(),
         config.settings,
         config.timing,
+        feeds.synced(),
     ));
     tokio::spawn(count_phases(ctx.clone(), shutdown.clone()));
     let ready_ctx = ctx.clone();
@@ -133,25 +85,67 @@ pub async fn run(
         ready.store(true, Ordering::Relaxed);
         tracing::info!(probes = %bound, "operator caches synced");
     });
+    // Each controller runs as a task of its own, so that the runtime spreads them over its
+    // threads and a busy kind does not take the poll budget of the others.
+    let mut tasks = tokio::task::JoinSet::new();
+    let f = &feeds;
+    tasks.spawn(managed_run(
+        prepare(controller::<VirtualServer>(&f.servers), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<BlockVolume>(&f.volumes), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<LoadBalancer>(&f.load_balancers), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<WafInstance>(&f.wafs), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(
+            controller::<IntrusionPrevention>(&f.intrusion_preventions),
+            f,
+        ),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<SmtpRelay>(&f.smtp_relays), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<BackupPolicy>(&f.backups), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(managed_run(
+        prepare(controller::<ServerSnapshot>(&f.snapshots), f),
+        ctx.clone(),
+    ));
+    tasks.spawn(server_restore::run(
+        server_restore::controller(f),
+        ctx.clone(),
+    ));
+    tasks.spawn(tenant::run(tenant::controller(f), ctx.clone()));
+    tasks.spawn(maintenance_window::run(
+        maintenance_window::controller(f),
+        ctx.clone(),
+    ));
+    let controllers = tasks.len();
+    feeds.start(&mut tasks);
     let mut stop = shutdown.clone();
     tokio::select! {
+        // The controllers end together, on a signal; the watches never end.
         _ = async {
-            tokio::join!(
-                managed_run(vs_controller, ctx.clone()),
-                managed_run(bv_controller, ctx.clone()),
-                managed_run(lb_controller, ctx.clone()),
-                managed_run(waf_controller, ctx.clone()),
-                managed_run(ips_controller, ctx.clone()),
-                managed_run(smtp_controller, ctx.clone()),
-                managed_run(bp_controller, ctx.clone()),
-                managed_run(snap_controller, ctx.clone()),
-                server_restore::run(restore_controller, ctx.clone()),
-                tenant::run(ctx.client.clone(), ctx.clone()),
-                maintenance_window::run(ctx.client.clone(), ctx.clone())
-            );
+            for _ in 0..controllers {
+                tasks.join_next().await;
+            }
         } => {}
         _ = stop.wait_for(|s| *s) => {}
     }
+    tasks.abort_all();
     probe_task.abort();
     Ok(())
 }

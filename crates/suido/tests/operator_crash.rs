@@ -5,6 +5,10 @@
 //! the platform holds exactly one server per VirtualServer: none duplicated, none leaked. Then
 //! everything is deleted with a kill in the middle, and the platform ends with no server.
 //!
+//! Beside the servers, 20 LoadBalancers (backends chosen by label among those servers) and 20
+//! BackupPolicies (one per server) converge through the same kills: each ends Ready with exactly
+//! one platform load balancer or backup job, and none is left after the deletes.
+//!
 //! It runs twice: on a platform that deduplicates creates by client token, and on one that does
 //! not (as OpenStack does not), where only the operator's marker and lookup by tag prevent
 //! duplicates. The kill schedule is seeded; the seed is printed, and `SUIDO_CRASH_SEED=N`
@@ -20,12 +24,16 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use suido::dev::{DevConfig, DevStack};
-use suido_api::v1alpha1::{VirtualServer, VirtualServerSpec};
-use suido_provider::{ComputeProvider, OperationKind, ServerState, Tags};
+use suido_api::v1alpha1::{BackupPolicy, LoadBalancer, VirtualServer, VirtualServerSpec};
+use suido_provider::{
+    BackupProvider, ComputeProvider, LoadBalancerProvider, OperationKind, ServerState, Tags,
+};
 use suido_sim::{Durations, Rules, SimProvider};
 
 const SERVERS: usize = 150;
 const KILLS: usize = 10;
+const BALANCERS: usize = 20;
+const BACKUPS: usize = 20;
 
 /// An operator process, killed when dropped so that a failing test leaves no process behind.
 struct Operator(Child);
@@ -79,6 +87,56 @@ async fn ready_count(api: &Api<VirtualServer>, size: &str) -> usize {
             })
         })
         .count()
+}
+
+/// Objects of a service kind that are Ready with the current generation observed.
+async fn ready_objects<K>(api: &Api<K>) -> usize
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|o| {
+            let v = serde_json::to_value(o).unwrap();
+            v["status"]["observedGeneration"] == v["metadata"]["generation"]
+                && v["status"]["conditions"].as_array().is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+        })
+        .count()
+}
+
+/// Tag `suido.dev/uid` values of platform resources, counted.
+fn per_uid<'a>(tags: impl Iterator<Item = &'a Tags>) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for t in tags {
+        *counts
+            .entry(t.get("suido.dev/uid").cloned().unwrap_or_default())
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// Every object has exactly one platform resource tagged with its UID, and there are no others.
+fn one_each<K: kube::Resource>(what: &str, objects: &[K], counts: &BTreeMap<String, usize>) {
+    assert_eq!(
+        counts.values().sum::<usize>(),
+        objects.len(),
+        "one platform {what} per object: {counts:?}"
+    );
+    for o in objects {
+        let uid = o.meta().uid.clone().unwrap();
+        assert_eq!(
+            counts.get(&uid),
+            Some(&1),
+            "{} has exactly one platform {what}",
+            o.meta().name.as_deref().unwrap_or("?")
+        );
+    }
 }
 
 /// Platform operations of `kind` running now.
@@ -151,12 +209,38 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
             serde_json::json!({"size": "1CPU-2GB", "disruption": "Immediate"}),
         )
         .unwrap();
-        api.create(
-            &PostParams::default(),
-            &VirtualServer::new(&format!("vs-{i:03}"), spec),
-        )
+        api.create(&PostParams::default(), &{
+            let mut vs = VirtualServer::new(&format!("vs-{i:03}"), spec);
+            vs.metadata.labels = Some([("group".to_string(), format!("g{}", i % 5))].into());
+            vs
+        })
         .await
         .unwrap();
+    }
+
+    let lbs: Api<LoadBalancer> = Api::namespaced(client.clone(), ns);
+    for i in 0..BALANCERS {
+        let lb: LoadBalancer = serde_json::from_value(serde_json::json!({
+            "apiVersion": "infra.suido.dev/v1alpha1", "kind": "LoadBalancer",
+            "metadata": {"name": format!("lb-{i:02}")},
+            "spec": {"topology": "Single", "throughputMbps": 50,
+                     "listeners": [{"protocol": "HTTP", "port": 80}],
+                     "backends": [{"selector": {"matchLabels": {"group": format!("g{}", i % 5)}},
+                                   "port": 8080}]}
+        }))
+        .unwrap();
+        lbs.create(&PostParams::default(), &lb).await.unwrap();
+    }
+    let backups: Api<BackupPolicy> = Api::namespaced(client.clone(), ns);
+    for i in 0..BACKUPS {
+        let bkp: BackupPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "infra.suido.dev/v1alpha1", "kind": "BackupPolicy",
+            "metadata": {"name": format!("bkp-{i:02}")},
+            "spec": {"serverName": format!("vs-{i:03}"), "scope": "Image",
+                     "schedule": "0 2 * * *", "timeZone": "Asia/Tokyo", "generations": 3}
+        }))
+        .unwrap();
+        backups.create(&PostParams::default(), &bkp).await.unwrap();
     }
 
     let kubeconfig = stack.kubeconfig().to_path_buf();
@@ -226,12 +310,14 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
     let start = Instant::now();
     loop {
         let ready = ready_count(&api, "1CPU-4GB").await;
-        if ready == SERVERS {
+        let (ready_lbs, ready_bkps) = (ready_objects(&lbs).await, ready_objects(&backups).await);
+        if ready == SERVERS && ready_lbs == BALANCERS && ready_bkps == BACKUPS {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(240),
-            "only {ready} of {SERVERS} servers Ready"
+            "only {ready} of {SERVERS} servers, {ready_lbs} of {BALANCERS} load balancers and \
+             {ready_bkps} of {BACKUPS} backup policies Ready"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -239,26 +325,19 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
     child.wait().unwrap();
 
     let servers = sim.list_servers(&Tags::new()).await.unwrap();
-    let mut per_uid: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &servers {
-        *per_uid
-            .entry(s.tags.get("suido.dev/uid").cloned().unwrap_or_default())
-            .or_default() += 1;
-    }
     let objects = api.list(&ListParams::default()).await.unwrap().items;
     assert_eq!(
         servers.len(),
         SERVERS,
         "one platform server per VirtualServer"
     );
+    one_each(
+        "server",
+        &objects,
+        &per_uid(servers.iter().map(|s| &s.tags)),
+    );
     for vs in &objects {
         let uid = vs.metadata.uid.clone().unwrap();
-        assert_eq!(
-            per_uid.get(&uid),
-            Some(&1),
-            "{} has exactly one server",
-            vs.metadata.name.as_deref().unwrap_or("?")
-        );
         let id = vs
             .status
             .as_ref()
@@ -274,7 +353,27 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
         );
     }
 
+    let balancers = sim.list_load_balancers(&Tags::new()).await.unwrap();
+    one_each(
+        "load balancer",
+        &lbs.list(&ListParams::default()).await.unwrap().items,
+        &per_uid(balancers.iter().map(|b| &b.tags)),
+    );
+    let jobs = sim.list_backup_jobs(&Tags::new()).await.unwrap();
+    one_each(
+        "backup job",
+        &backups.list(&ListParams::default()).await.unwrap().items,
+        &per_uid(jobs.iter().map(|j| &j.tags)),
+    );
+
     // Delete everything, with a kill while the deletes run.
+    lbs.delete_collection(&Default::default(), &ListParams::default())
+        .await
+        .unwrap();
+    backups
+        .delete_collection(&Default::default(), &ListParams::default())
+        .await
+        .unwrap();
     api.delete_collection(&Default::default(), &ListParams::default())
         .await
         .unwrap();
@@ -287,14 +386,24 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
     let mut child = operator(&kubeconfig, &sim_url);
     let start = Instant::now();
     loop {
-        let objects = api.list(&ListParams::default()).await.unwrap().items.len();
+        let objects = api.list(&ListParams::default()).await.unwrap().items.len()
+            + lbs.list(&ListParams::default()).await.unwrap().items.len()
+            + backups
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len();
         let servers = sim.list_servers(&Tags::new()).await.unwrap().len();
-        if objects == 0 && servers == 0 {
+        let balancers = sim.list_load_balancers(&Tags::new()).await.unwrap().len();
+        let jobs = sim.list_backup_jobs(&Tags::new()).await.unwrap().len();
+        if objects == 0 && servers == 0 && balancers == 0 && jobs == 0 {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "{objects} objects and {servers} servers left after the deletes"
+            "{objects} objects, {servers} servers, {balancers} load balancers and {jobs} \
+             backup jobs left after the deletes"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::{MaintenanceState, MaintenanceWindow, MaintenanceWindowStatus, Tenant};
 use tracing::{Instrument, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::Context;
+use crate::feeds::Feeds;
 
 /// Controller name, used in metrics and logs.
 pub const NAME: &str = "maintenancewindow";
@@ -187,26 +187,24 @@ pub fn error_policy(w: Arc<MaintenanceWindow>, error: &kube::Error, ctx: Arc<Con
     Action::requeue(ctx.backoff.next_delay(&w.uid().unwrap_or_default()))
 }
 
-/// Runs the MaintenanceWindow controller until shutdown; Tenant changes recompute the windows.
-pub async fn run(client: Client, ctx: Arc<Context>) {
-    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
-    let controller = Controller::new(
-        Api::<MaintenanceWindow>::all(client.clone()),
-        watcher::Config::default(),
-    );
+/// The MaintenanceWindow controller; Tenant changes recompute the windows.
+pub fn controller(feeds: &Feeds) -> Controller<MaintenanceWindow> {
+    let controller =
+        Controller::for_shared_stream(feeds.windows.subscribe(), feeds.windows.store());
     let windows = controller.store();
+    controller.watches_shared_stream(feeds.tenants.subscribe(), move |_tenant| {
+        windows
+            .state()
+            .iter()
+            .map(|w| kube::runtime::reflector::ObjectRef::from_obj(w.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Runs the MaintenanceWindow controller until shutdown.
+pub async fn run(controller: Controller<MaintenanceWindow>, ctx: Arc<Context>) {
+    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
-        .watches(
-            Api::<Tenant>::all(client),
-            watcher::Config::default(),
-            move |_tenant| {
-                windows
-                    .state()
-                    .iter()
-                    .map(|w| kube::runtime::reflector::ObjectRef::from_obj(w.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
         .with_config(config)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)

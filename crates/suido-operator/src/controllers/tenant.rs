@@ -12,14 +12,14 @@ use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::{NamespaceConflict, Tenant, TenantStatus};
 use tracing::{Instrument, info_span};
 
 use crate::conditions::{self, Desired};
 use crate::context::{Context, Stores};
+use crate::feeds::Feeds;
 use crate::tenancy::{self, Owner};
 
 /// Controller name, used in metrics and logs.
@@ -246,10 +246,15 @@ pub fn error_policy(tenant: Arc<Tenant>, error: &Error, ctx: Arc<Context>) -> Ac
     }
 }
 
+/// The Tenant controller, on the shared watch of Tenants.
+pub fn controller(feeds: &Feeds) -> Controller<Tenant> {
+    Controller::for_shared_stream(feeds.tenants.subscribe(), feeds.tenants.store())
+}
+
 /// Runs the Tenant controller until shutdown. Counts follow the objects within a few seconds.
-pub async fn run(client: Client, ctx: Arc<Context>) {
+pub async fn run(controller: Controller<Tenant>, ctx: Arc<Context>) {
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);
-    Controller::new(Api::<Tenant>::all(client), watcher::Config::default())
+    controller
         .with_config(config)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)

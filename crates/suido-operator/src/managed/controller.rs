@@ -7,14 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use suido_api::v1alpha1::Tenant;
 use tracing::{Instrument, field, info_span};
 
 use super::error::Error;
@@ -22,6 +20,7 @@ use super::kind::ManagedKind;
 use super::lifecycle::{self, Effects, Env};
 use super::references;
 use crate::context::Context;
+use crate::feeds::{Feed, Feeds};
 
 /// Status writes through the memo and Events through the recorder.
 pub struct KubeEffects<'a, K> {
@@ -131,7 +130,8 @@ pub async fn reconcile<K: Watched>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     .instrument(span)
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
-    if result.is_ok() {
+    if let Ok(action) = &result {
+        tracing::debug!(controller = K::NAME, namespace = %namespace, ?action, "reconciled");
         ctx.backoff.reset(&uid);
         if deleting {
             ctx.memo.forget(&uid);
@@ -157,21 +157,24 @@ pub fn error_policy<K: Watched>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -
     }
 }
 
-/// The controller of kind `K` over every namespace, before its own watches are added.
-pub fn controller<K: Watched + kube::Resource<DynamicType = ()>>(client: &Client) -> Controller<K> {
-    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+/// The controller of kind `K` over every namespace, on the kind's shared watch, before its
+/// own watches are added.
+pub fn controller<K: Watched + kube::Resource<DynamicType = ()>>(feed: &Feed<K>) -> Controller<K> {
+    Controller::for_shared_stream(feed.subscribe(), feed.store())
 }
 
 /// Adds the watches every kind has (Tenants, which decide ownership and rules) and the kind's
-/// own, then runs the controller until shutdown.
-pub async fn run<K: Watched>(controller: Controller<K>, ctx: Arc<Context>) {
+/// own.
+pub fn prepare<K: Watched>(controller: Controller<K>, feeds: &Feeds) -> Controller<K> {
     let store = controller.store();
-    let controller = controller.watches(
-        Api::<Tenant>::all(ctx.client.clone()),
-        watcher::Config::default(),
-        move |tenant| references::in_tenant_namespaces(&store, &tenant),
-    );
-    let controller = K::watches(controller, &ctx);
+    let controller = controller.watches_shared_stream(feeds.tenants.subscribe(), move |tenant| {
+        references::in_tenant_namespaces(&store, &tenant)
+    });
+    K::watches(controller, feeds)
+}
+
+/// Runs a prepared controller until shutdown.
+pub async fn run<K: Watched>(controller: Controller<K>, ctx: Arc<Context>) {
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
         .with_config(config)

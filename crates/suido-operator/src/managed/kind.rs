@@ -22,6 +22,7 @@ use suido_provider::{ClientToken, Operation, ProviderResult, Tags};
 use super::error::Error;
 use crate::conditions::Desired;
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::status::HasStatus;
 
 /// Where a platform resource is in its life, as far as the shared lifecycle cares.
@@ -160,7 +161,7 @@ pub trait ManagedKind: HasStatus<Status: Send + Sync> + Send + Sync + 'static {
     /// The platform calls for this kind.
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_>;
     /// Adds the kind's own watches (references) to its controller.
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self>;
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self>;
 }
 
 /// The platform side of a kind.

@@ -6,16 +6,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::Api;
 use kube::runtime::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use suido_api::v1alpha1::Tenant;
 use suido_api::v1alpha1::conditions::reasons;
 
 use super::error::Error;
+use crate::feeds::{Fed, Feed};
 
 /// A reference from an object to objects of another kind in its namespace.
 #[derive(Clone, Debug, PartialEq)]
@@ -154,8 +153,9 @@ where
         .collect()
 }
 
-/// Adds a watch of kind `R` that triggers the objects of `K` referring to the changed object.
-pub fn watch<K, R>(controller: Controller<K>, client: &Client) -> Controller<K>
+/// Triggers the objects of `K` that refer to an object of kind `R` when the shared watch of `R`
+/// changes it.
+pub fn watch<K, R>(controller: Controller<K>, feed: &Feed<R>) -> Controller<K>
 where
     K: Resource<DynamicType = ()>
         + Refers
@@ -165,20 +165,12 @@ where
         + Send
         + Sync
         + 'static,
-    R: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    R: Fed,
 {
     let store = controller.store();
-    controller.watches(
-        Api::<R>::all(client.clone()),
-        watcher::Config::default(),
-        move |changed| referrers(&store, &changed),
-    )
+    controller.watches_shared_stream(feed.subscribe(), move |changed| {
+        referrers(&store, changed.as_ref())
+    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use suido_provider::{
 use self::steps::{Server, Step};
 use crate::conditions::Desired;
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{Acted, Actuator, Error, Hold, ManagedKind, Note, Verdict};
 
@@ -90,8 +91,8 @@ impl ManagedKind for BackupPolicy {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(BackupActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        references::watch::<BackupPolicy, VirtualServer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        references::watch::<BackupPolicy, VirtualServer>(controller, &feeds.servers)
     }
 }
 

@@ -23,6 +23,7 @@ use suido_provider::{
 use self::steps::{Step, Target};
 use crate::conditions::Desired;
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{
     Acted, Actuator, Error, External, Flow, Lifecycle, ManagedKind, Note, Verdict,
@@ -112,8 +113,8 @@ impl ManagedKind for BlockVolume {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(VolumeActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        references::watch::<BlockVolume, VirtualServer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        references::watch::<BlockVolume, VirtualServer>(controller, &feeds.servers)
     }
 }
 

@@ -19,6 +19,7 @@ use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step, Targets};
+use crate::feeds::Feeds;
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
@@ -91,10 +92,10 @@ impl ManagedKind for IntrusionPrevention {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(IpsActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
         let controller =
-            references::watch::<IntrusionPrevention, VirtualServer>(controller, &ctx.client);
-        references::watch::<IntrusionPrevention, LoadBalancer>(controller, &ctx.client)
+            references::watch::<IntrusionPrevention, VirtualServer>(controller, &feeds.servers);
+        references::watch::<IntrusionPrevention, LoadBalancer>(controller, &feeds.load_balancers)
     }
 }
 

@@ -26,6 +26,7 @@ use self::steps::Refs;
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step};
+use crate::feeds::Feeds;
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers, Target};
 use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
@@ -116,8 +117,8 @@ impl ManagedKind for LoadBalancer {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(LoadBalancerActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        references::watch::<LoadBalancer, VirtualServer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        references::watch::<LoadBalancer, VirtualServer>(controller, &feeds.servers)
     }
 }
 

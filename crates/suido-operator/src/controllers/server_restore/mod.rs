@@ -21,10 +21,9 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use suido_api::v1alpha1::{
-    BackupPolicy, ServerRestore, ServerRestoreStatus, ServerSnapshot, Tenant, VirtualServer,
+    BackupPolicy, ServerRestore, ServerRestoreStatus, ServerSnapshot, VirtualServer,
 };
 use suido_provider::{
     ClientToken, Operation, ProviderError, ProviderResult, Restore, RestoreSpec, Tags,
@@ -33,6 +32,7 @@ use tracing::{Instrument, field, info_span};
 
 use self::flow::{Env, Side};
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::managed::Error;
 use crate::managed::references::{self, Reference, Refers};
 
@@ -202,26 +202,22 @@ pub fn error_policy(obj: Arc<ServerRestore>, error: &Error, ctx: Arc<Context>) -
     }
 }
 
-/// The ServerRestore controller over every namespace, before its watches are added.
-pub fn controller(client: &Client) -> Controller<ServerRestore> {
-    Controller::new(
-        Api::<ServerRestore>::all(client.clone()),
-        watcher::Config::default(),
-    )
+/// The ServerRestore controller over every namespace with its watches: Tenants, and the
+/// VirtualServers, BackupPolicies and ServerSnapshots that restores name.
+pub fn controller(feeds: &Feeds) -> Controller<ServerRestore> {
+    let controller =
+        Controller::for_shared_stream(feeds.restores.subscribe(), feeds.restores.store());
+    let store = controller.store();
+    let controller = controller.watches_shared_stream(feeds.tenants.subscribe(), move |tenant| {
+        references::in_tenant_namespaces(&store, &tenant)
+    });
+    let controller = references::watch::<ServerRestore, VirtualServer>(controller, &feeds.servers);
+    let controller = references::watch::<ServerRestore, BackupPolicy>(controller, &feeds.backups);
+    references::watch::<ServerRestore, ServerSnapshot>(controller, &feeds.snapshots)
 }
 
-/// Adds the watches (Tenants, and the VirtualServers, BackupPolicies and ServerSnapshots that
-/// restores name), then runs the controller until shutdown.
+/// Runs the controller until shutdown.
 pub async fn run(controller: Controller<ServerRestore>, ctx: Arc<Context>) {
-    let store = controller.store();
-    let controller = controller.watches(
-        Api::<Tenant>::all(ctx.client.clone()),
-        watcher::Config::default(),
-        move |tenant| references::in_tenant_namespaces(&store, &tenant),
-    );
-    let controller = references::watch::<ServerRestore, VirtualServer>(controller, &ctx.client);
-    let controller = references::watch::<ServerRestore, BackupPolicy>(controller, &ctx.client);
-    let controller = references::watch::<ServerRestore, ServerSnapshot>(controller, &ctx.client);
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
         .with_config(config)

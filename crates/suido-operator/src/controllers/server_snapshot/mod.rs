@@ -25,6 +25,7 @@ use suido_provider::{
 use self::steps::{Gate, Restart, Source, SourceServer, Step, Wait};
 use crate::conditions::Desired;
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{Acted, Actuator, Error, Flow, Hold, ManagedKind, Note, Verdict};
 
@@ -95,8 +96,8 @@ impl ManagedKind for ServerSnapshot {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(SnapshotActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        references::watch::<ServerSnapshot, VirtualServer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        references::watch::<ServerSnapshot, VirtualServer>(controller, &feeds.servers)
     }
 }
 

@@ -16,6 +16,7 @@ use self::steps::Refs;
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step};
+use crate::feeds::Feeds;
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
@@ -85,8 +86,8 @@ impl ManagedKind for SmtpRelay {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(SmtpActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        references::watch::<SmtpRelay, VirtualServer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        references::watch::<SmtpRelay, VirtualServer>(controller, &feeds.servers)
     }
 }
 

@@ -13,13 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
-use suido_api::v1alpha1::{
-    BlockVolume, ManagedSpec, ManagedStatus, VirtualServer, VirtualServerStatus,
-};
+use suido_api::v1alpha1::{ManagedSpec, ManagedStatus, VirtualServer, VirtualServerStatus};
 use suido_provider::{
     ClientToken, MonitoringSettings, OperatingSystem, Operation, ProviderResult, Server,
     ServerSpec, ServerState, Tags,
@@ -28,6 +24,7 @@ use suido_provider::{
 use self::plan::{Change, HoldReason, Step};
 use crate::conditions::Desired;
 use crate::context::Context;
+use crate::feeds::Feeds;
 use crate::managed::{
     Acted, Actuator, Error, External, Flow, Lifecycle, ManagedKind, Note, Verdict,
 };
@@ -127,25 +124,21 @@ impl ManagedKind for VirtualServer {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(ServerActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
         // A volume names its server; the server shows its volumes, so volume changes map back.
-        controller.watches(
-            Api::<BlockVolume>::all(ctx.client.clone()),
-            watcher::Config::default(),
-            |bv| {
-                let ns = bv.namespace().unwrap_or_default();
-                let mut names: Vec<String> = bv
-                    .spec
-                    .attach_to
-                    .iter()
-                    .map(|a| a.server_name.clone())
-                    .collect();
-                names.extend(bv.status.iter().filter_map(|s| s.attached_to.clone()));
-                names
-                    .into_iter()
-                    .map(move |n| ObjectRef::<VirtualServer>::new(&n).within(&ns))
-            },
-        )
+        controller.watches_shared_stream(feeds.volumes.subscribe(), |bv| {
+            let ns = bv.namespace().unwrap_or_default();
+            let mut names: Vec<String> = bv
+                .spec
+                .attach_to
+                .iter()
+                .map(|a| a.server_name.clone())
+                .collect();
+            names.extend(bv.status.iter().filter_map(|s| s.attached_to.clone()));
+            names
+                .into_iter()
+                .map(move |n| ObjectRef::<VirtualServer>::new(&n).within(&ns))
+        })
     }
 }
 

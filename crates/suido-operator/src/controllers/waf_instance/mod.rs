@@ -18,6 +18,7 @@ use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step, Targets};
+use crate::feeds::Feeds;
 use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
 use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
@@ -85,9 +86,10 @@ impl ManagedKind for WafInstance {
     fn actuator(ctx: &Context) -> Box<dyn Actuator<Self> + '_> {
         Box::new(WafActuator { ctx })
     }
-    fn watches(controller: Controller<Self>, ctx: &Context) -> Controller<Self> {
-        let controller = references::watch::<WafInstance, VirtualServer>(controller, &ctx.client);
-        references::watch::<WafInstance, LoadBalancer>(controller, &ctx.client)
+    fn watches(controller: Controller<Self>, feeds: &Feeds) -> Controller<Self> {
+        let controller =
+            references::watch::<WafInstance, VirtualServer>(controller, &feeds.servers);
+        references::watch::<WafInstance, LoadBalancer>(controller, &feeds.load_balancers)
     }
 }
 

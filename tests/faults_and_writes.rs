@@ -1,5 +1,5 @@
 //! Convergence under injected platform faults (20 % transient errors and timeouts after
-//! commit) without duplicates, and the API write budget: at most 3 writes per object on create
+//! commit) of VirtualServers, BackupPolicies and LoadBalancers without duplicates, and the API write budget: at most 3 writes per object on create
 //! and none on a no-op resync.
 
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
@@ -14,7 +14,7 @@ use kube::api::{ListParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use suido::dev::{DevConfig, DevStack};
-use suido_api::v1alpha1::{BackupPolicy, Tenant, VirtualServer, VirtualServerSpec};
+use suido_api::v1alpha1::{BackupPolicy, LoadBalancer, Tenant, VirtualServer, VirtualServerSpec};
 use suido_e2e::{eventually, fast_rules};
 use suido_operator::Timing;
 use suido_provider::{ComputeProvider, Tags};
@@ -134,8 +134,22 @@ async fn converges_under_faults(idempotency_tokens: bool) {
             .await
             .unwrap();
     }
+    // And load balancers in front of them, chosen by label: a third kind, with references.
+    let balancers: Api<LoadBalancer> = Api::namespaced(stack.client.clone(), "faulty");
+    let lbs = 4;
+    for i in 0..lbs {
+        let lb: LoadBalancer = serde_json::from_value(serde_json::json!({
+            "apiVersion": "infra.suido.dev/v1alpha1", "kind": "LoadBalancer",
+            "metadata": {"name": format!("lb-{i:03}")},
+            "spec": {"topology": "Single", "throughputMbps": 50,
+                     "listeners": [{"protocol": "TCP", "port": 5432}],
+                     "backends": [{"serverName": format!("vs-{:03}", 10 + i), "port": 5432}]}
+        }))
+        .unwrap();
+        balancers.create(&PostParams::default(), &lb).await.unwrap();
+    }
     eventually(
-        "every server and policy Ready despite faults",
+        "every server, policy and load balancer Ready despite faults",
         Duration::from_secs(180),
         || async {
             let policies_ready = policies
@@ -153,7 +167,23 @@ async fn converges_under_faults(idempotency_tokens: bool) {
                     })
                 })
                 .count();
-            (all_ready(&api, n).await && policies_ready == backed_up).then_some(())
+            let balancers_ready = balancers
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|b| {
+                    b.status.as_ref().is_some_and(|s| {
+                        s.managed
+                            .conditions
+                            .iter()
+                            .any(|c| c.type_ == "Ready" && c.status == "True")
+                    })
+                })
+                .count();
+            (all_ready(&api, n).await && policies_ready == backed_up && balancers_ready == lbs)
+                .then_some(())
         },
     )
     .await;
@@ -175,6 +205,21 @@ async fn converges_under_faults(idempotency_tokens: bool) {
         jobs["items"].as_array().unwrap().len(),
         backed_up,
         "one backup job per policy"
+    );
+    let platform_lbs = admin.list("load-balancers").await.unwrap();
+    let lb_uids: BTreeSet<&str> = platform_lbs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["tags"]["suido.dev/uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (
+            platform_lbs["items"].as_array().unwrap().len(),
+            lb_uids.len()
+        ),
+        (lbs, lbs),
+        "one platform load balancer per LoadBalancer"
     );
     // The faults were real: the operator saw transient errors and retried.
     let metrics = reqwest_metrics(stack.probe_addr.unwrap()).await;

@@ -7,11 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{Action, Controller};
 use suido_api::v1alpha1::conditions::{self as cond, reasons};
 use suido_api::v1alpha1::{MaintenanceState, MaintenanceWindow, MaintenanceWindowStatus, Tenant};
 use tracing::{Instrument, info_span};
@@ -203,17 +202,7 @@ pub fn controller(feeds: &Feeds) -> Controller<MaintenanceWindow> {
 
 /// Runs the MaintenanceWindow controller until shutdown.
 pub async fn run(controller: Controller<MaintenanceWindow>, ctx: Arc<Context>) {
-    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
-    controller
-        .with_config(config)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(controller = NAME, error = %e, "reconcile ended with an error");
-            }
-        })
-        .await;
+    crate::managed::controller::drive(NAME, controller, reconcile, error_policy, ctx).await;
 }
 
 #[cfg(test)]

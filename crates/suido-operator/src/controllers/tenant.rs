@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::Api;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
@@ -253,17 +252,7 @@ pub fn controller(feeds: &Feeds) -> Controller<Tenant> {
 
 /// Runs the Tenant controller until shutdown. Counts follow the objects within a few seconds.
 pub async fn run(controller: Controller<Tenant>, ctx: Arc<Context>) {
-    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
-    controller
-        .with_config(config)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(controller = NAME, error = %e, "reconcile ended with an error");
-            }
-        })
-        .await;
+    crate::managed::controller::drive(NAME, controller, reconcile, error_policy, ctx).await;
 }
 
 #[cfg(test)]

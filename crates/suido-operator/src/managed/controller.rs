@@ -175,14 +175,36 @@ pub fn prepare<K: Watched>(controller: Controller<K>, feeds: &Feeds) -> Controll
 
 /// Runs a prepared controller until shutdown.
 pub async fn run<K: Watched>(controller: Controller<K>, ctx: Arc<Context>) {
+    drive(K::NAME, controller, reconcile::<K>, error_policy::<K>, ctx).await;
+}
+
+/// Runs any of the operator's controllers until shutdown, at the configured concurrency; a
+/// failed reconcile has been counted and logged by its error policy already.
+pub async fn drive<K, F>(
+    name: &'static str,
+    controller: Controller<K>,
+    reconcile: impl FnMut(Arc<K>, Arc<Context>) -> F,
+    error_policy: impl Fn(Arc<K>, &F::Error, Arc<Context>) -> Action,
+    ctx: Arc<Context>,
+) where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: futures::TryFuture<Ok = Action> + Send + 'static,
+    F::Error: std::error::Error + Send + 'static,
+{
     let config = controller::Config::default().concurrency(ctx.timing.concurrency);
     controller
         .with_config(config)
         .shutdown_on_signal()
-        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
-                tracing::debug!(controller = K::NAME, error = %e, "reconcile ended with an error");
+                tracing::debug!(controller = name, error = %e, "reconcile ended with an error");
             }
         })
         .await;

@@ -6,7 +6,6 @@ pub mod steps;
 #[cfg(test)]
 mod tests;
 
-use async_trait::async_trait;
 use kube::ResourceExt;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
@@ -14,15 +13,14 @@ use suido_api::v1alpha1::{
     IntrusionPrevention, IntrusionPreventionStatus, LoadBalancer, ManagedSpec, ManagedStatus,
     VirtualServer,
 };
-use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+use suido_provider::{self as p};
 
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step, Targets};
 use crate::feeds::Feeds;
-use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
+use crate::managed::{Actuator, Error, ManagedKind, Verdict};
 
 crate::has_status!(
     IntrusionPrevention,
@@ -99,90 +97,16 @@ impl ManagedKind for IntrusionPrevention {
     }
 }
 
-/// The IDS/IPS calls of an IntrusionPrevention.
-struct IpsActuator<'a> {
-    ctx: &'a Context,
-}
-
-#[async_trait]
-impl Actuator<IntrusionPrevention> for IpsActuator<'_> {
-    async fn resolve(&self, ips: &IntrusionPrevention) -> Result<Targets, Error> {
-        family::targets(
-            "spec.targets",
-            &ips.spec.targets,
-            &ips.namespace().unwrap_or_default(),
-            &self.ctx.stores.servers.state(),
-            &self.ctx.stores.load_balancers.state(),
-        )
-    }
-
-    async fn get(&self, id: &str) -> ProviderResult<p::Ips> {
-        self.ctx
-            .call("get_ips", self.ctx.platform.get_ips(id))
-            .await
-    }
-
-    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::Ips>> {
-        self.ctx
-            .call("list_ips", self.ctx.platform.list_ips(selector))
-            .await
-    }
-
-    async fn create(
-        &self,
-        token: &ClientToken,
-        tags: &Tags,
-        desired: &p::IpsSpec,
-    ) -> ProviderResult<Operation> {
-        self.ctx
-            .call(
-                "create_ips",
-                self.ctx.platform.create_ips(token, tags, desired),
-            )
-            .await
-    }
-
-    async fn act(
-        &self,
-        _ips: &IntrusionPrevention,
-        desired: &p::IpsSpec,
-        external: &mut p::Ips,
-        targets: &Targets,
-    ) -> Result<Acted<Step>, Error> {
-        let step = steps::plan(desired, external, targets);
-        if let Step::Update(_) = &step {
-            let op = self
-                .ctx
-                .call(
-                    "update_ips",
-                    self.ctx.platform.update_ips(&external.id, desired),
-                )
-                .await?;
-            operation_result(&op)?;
-        }
-        Ok(Acted {
-            notes: family::notes(&step),
-            flow: family::flow(&step),
-            step,
-        })
-    }
-
-    async fn prepare_delete(
-        &self,
-        _ips: &IntrusionPrevention,
-        external: &p::Ips,
-    ) -> Result<(), Error> {
-        family::ready_to_delete(
-            IntrusionPrevention::NOUN,
-            &external.id,
-            external.state,
-            external.operation.as_ref(),
-        )
-    }
-
-    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
-        self.ctx
-            .call("delete_ips", self.ctx.platform.delete_ips(id))
-            .await
-    }
+crate::family_actuator! {
+    IpsActuator for IntrusionPrevention, spec p::IpsSpec, resource p::Ips, refs Targets,
+    calls { get: get_ips, list: list_ips, create: create_ips, update: update_ips,
+            delete: delete_ips },
+    plan: steps::plan,
+    resolve: |ctx, ips| family::targets(
+        "spec.targets",
+        &ips.spec.targets,
+        &ips.namespace().unwrap_or_default(),
+        &ctx.stores.servers.state(),
+        &ctx.stores.load_balancers.state(),
+    ),
 }

@@ -11,7 +11,6 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -20,16 +19,15 @@ use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{
     LoadBalancer, LoadBalancerStatus, ManagedSpec, ManagedStatus, VirtualServer,
 };
-use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+use suido_provider::{self as p};
 
 use self::steps::Refs;
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step};
 use crate::feeds::Feeds;
-use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers, Target};
-use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
+use crate::managed::{Actuator, Error, ManagedKind, Verdict};
 
 crate::has_status!(LoadBalancer, LoadBalancerStatus, managed.conditions);
 
@@ -122,115 +120,40 @@ impl ManagedKind for LoadBalancer {
     }
 }
 
-/// The load balancer calls of a LoadBalancer, and the Secret reads of its listeners.
-struct LoadBalancerActuator<'a> {
-    ctx: &'a Context,
+crate::family_actuator! {
+    LoadBalancerActuator for LoadBalancer, spec p::LoadBalancerSpec, resource p::LoadBalancer,
+    refs Refs,
+    calls { get: get_load_balancer, list: list_load_balancers, create: create_load_balancer,
+            update: update_load_balancer, delete: delete_load_balancer },
+    plan: steps::plan,
+    resolve: |ctx, lb| resolve(ctx, lb).await,
 }
 
-#[async_trait]
-impl Actuator<LoadBalancer> for LoadBalancerActuator<'_> {
-    async fn resolve(&self, lb: &LoadBalancer) -> Result<Refs, Error> {
-        let namespace = lb.namespace().unwrap_or_default();
-        let (backends, waiting) = steps::backends(lb, &self.ctx.stores.servers.state())?;
-        // Secrets are read where they are needed, in the object's namespace only: no cache
-        // and no watch of every Secret in the cluster. A changed certificate is noticed at the
-        // next look, within the drift interval.
-        let secrets: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &namespace);
-        let mut certificates = BTreeMap::new();
-        for (i, listener) in lb.spec.listeners.iter().enumerate() {
-            let Some(tls) = &listener.tls else { continue };
-            let field = format!("spec.listeners[{i}].tls.secretName");
-            references::same_namespace(&field, &tls.secret_name)?;
-            if certificates.contains_key(&tls.secret_name) {
-                continue;
-            }
-            let secret = secrets.get_opt(&tls.secret_name).await?;
-            let certificate =
-                steps::certificate(&field, &namespace, &tls.secret_name, secret.as_ref())?;
-            certificates.insert(tls.secret_name.clone(), certificate);
+/// The backends from the cache of servers, and the certificates of the TLS listeners from the
+/// Secrets they name.
+async fn resolve(ctx: &Context, lb: &LoadBalancer) -> Result<Refs, Error> {
+    let namespace = lb.namespace().unwrap_or_default();
+    let (backends, waiting) = steps::backends(lb, &ctx.stores.servers.state())?;
+    // Secrets are read where they are needed, in the object's namespace only: no cache and no
+    // watch of every Secret in the cluster. A changed certificate is noticed at the next look,
+    // within the drift interval.
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut certificates = BTreeMap::new();
+    for (i, listener) in lb.spec.listeners.iter().enumerate() {
+        let Some(tls) = &listener.tls else { continue };
+        let field = format!("spec.listeners[{i}].tls.secretName");
+        references::same_namespace(&field, &tls.secret_name)?;
+        if certificates.contains_key(&tls.secret_name) {
+            continue;
         }
-        Ok(Refs {
-            backends,
-            waiting,
-            certificates,
-        })
+        let secret = secrets.get_opt(&tls.secret_name).await?;
+        let certificate =
+            steps::certificate(&field, &namespace, &tls.secret_name, secret.as_ref())?;
+        certificates.insert(tls.secret_name.clone(), certificate);
     }
-
-    async fn get(&self, id: &str) -> ProviderResult<p::LoadBalancer> {
-        self.ctx
-            .call("get_load_balancer", self.ctx.platform.get_load_balancer(id))
-            .await
-    }
-
-    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::LoadBalancer>> {
-        self.ctx
-            .call(
-                "list_load_balancers",
-                self.ctx.platform.list_load_balancers(selector),
-            )
-            .await
-    }
-
-    async fn create(
-        &self,
-        token: &ClientToken,
-        tags: &Tags,
-        desired: &p::LoadBalancerSpec,
-    ) -> ProviderResult<Operation> {
-        self.ctx
-            .call(
-                "create_load_balancer",
-                self.ctx.platform.create_load_balancer(token, tags, desired),
-            )
-            .await
-    }
-
-    async fn act(
-        &self,
-        _lb: &LoadBalancer,
-        desired: &p::LoadBalancerSpec,
-        external: &mut p::LoadBalancer,
-        refs: &Refs,
-    ) -> Result<Acted<Step>, Error> {
-        let step = steps::plan(desired, external, refs);
-        if let Step::Update(_) = &step {
-            let op = self
-                .ctx
-                .call(
-                    "update_load_balancer",
-                    self.ctx
-                        .platform
-                        .update_load_balancer(&external.id, desired),
-                )
-                .await?;
-            operation_result(&op)?;
-        }
-        Ok(Acted {
-            notes: family::notes(&step),
-            flow: family::flow(&step),
-            step,
-        })
-    }
-
-    async fn prepare_delete(
-        &self,
-        _lb: &LoadBalancer,
-        external: &p::LoadBalancer,
-    ) -> Result<(), Error> {
-        family::ready_to_delete(
-            LoadBalancer::NOUN,
-            &external.id,
-            external.state,
-            external.operation.as_ref(),
-        )
-    }
-
-    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
-        self.ctx
-            .call(
-                "delete_load_balancer",
-                self.ctx.platform.delete_load_balancer(id),
-            )
-            .await
-    }
+    Ok(Refs {
+        backends,
+        waiting,
+        certificates,
+    })
 }

@@ -17,9 +17,8 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use kube::api::Api;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::{Resource, ResourceExt};
 use suido_api::v1alpha1::{
@@ -218,15 +217,5 @@ pub fn controller(feeds: &Feeds) -> Controller<ServerRestore> {
 
 /// Runs the controller until shutdown.
 pub async fn run(controller: Controller<ServerRestore>, ctx: Arc<Context>) {
-    let config = controller::Config::default().concurrency(ctx.timing.concurrency);
-    controller
-        .with_config(config)
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(controller = NAME, error = %e, "reconcile ended with an error");
-            }
-        })
-        .await;
+    crate::managed::controller::drive(NAME, controller, reconcile, error_policy, ctx).await;
 }

@@ -6,20 +6,18 @@ pub mod steps;
 #[cfg(test)]
 mod tests;
 
-use async_trait::async_trait;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{ManagedSpec, ManagedStatus, SmtpRelay, SmtpRelayStatus, VirtualServer};
-use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+use suido_provider::{self as p};
 
 use self::steps::Refs;
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step};
 use crate::feeds::Feeds;
-use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
+use crate::managed::{Actuator, Error, ManagedKind, Verdict};
 
 crate::has_status!(SmtpRelay, SmtpRelayStatus, managed.conditions);
 
@@ -91,91 +89,14 @@ impl ManagedKind for SmtpRelay {
     }
 }
 
-/// The SMTP relay calls of an SmtpRelay.
-struct SmtpActuator<'a> {
-    ctx: &'a Context,
-}
-
-#[async_trait]
-impl Actuator<SmtpRelay> for SmtpActuator<'_> {
-    async fn resolve(&self, relay: &SmtpRelay) -> Result<Refs, Error> {
-        steps::resolve(
-            relay,
-            &self.ctx.stores.servers.state(),
-            &self.ctx.settings.smtp_sender_domain,
-        )
-    }
-
-    async fn get(&self, id: &str) -> ProviderResult<p::SmtpRelay> {
-        self.ctx
-            .call("get_smtp_relay", self.ctx.platform.get_smtp_relay(id))
-            .await
-    }
-
-    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::SmtpRelay>> {
-        self.ctx
-            .call(
-                "list_smtp_relays",
-                self.ctx.platform.list_smtp_relays(selector),
-            )
-            .await
-    }
-
-    async fn create(
-        &self,
-        token: &ClientToken,
-        tags: &Tags,
-        desired: &p::SmtpRelaySpec,
-    ) -> ProviderResult<Operation> {
-        self.ctx
-            .call(
-                "create_smtp_relay",
-                self.ctx.platform.create_smtp_relay(token, tags, desired),
-            )
-            .await
-    }
-
-    async fn act(
-        &self,
-        _relay: &SmtpRelay,
-        desired: &p::SmtpRelaySpec,
-        external: &mut p::SmtpRelay,
-        refs: &Refs,
-    ) -> Result<Acted<Step>, Error> {
-        let step = steps::plan(desired, external, refs);
-        if let Step::Update(_) = &step {
-            let op = self
-                .ctx
-                .call(
-                    "update_smtp_relay",
-                    self.ctx.platform.update_smtp_relay(&external.id, desired),
-                )
-                .await?;
-            operation_result(&op)?;
-        }
-        Ok(Acted {
-            notes: family::notes(&step),
-            flow: family::flow(&step),
-            step,
-        })
-    }
-
-    async fn prepare_delete(
-        &self,
-        _relay: &SmtpRelay,
-        external: &p::SmtpRelay,
-    ) -> Result<(), Error> {
-        family::ready_to_delete(
-            SmtpRelay::NOUN,
-            &external.id,
-            external.state,
-            external.operation.as_ref(),
-        )
-    }
-
-    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
-        self.ctx
-            .call("delete_smtp_relay", self.ctx.platform.delete_smtp_relay(id))
-            .await
-    }
+crate::family_actuator! {
+    SmtpActuator for SmtpRelay, spec p::SmtpRelaySpec, resource p::SmtpRelay, refs Refs,
+    calls { get: get_smtp_relay, list: list_smtp_relays, create: create_smtp_relay,
+            update: update_smtp_relay, delete: delete_smtp_relay },
+    plan: steps::plan,
+    resolve: |ctx, relay| steps::resolve(
+        relay,
+        &ctx.stores.servers.state(),
+        &ctx.settings.smtp_sender_domain,
+    ),
 }

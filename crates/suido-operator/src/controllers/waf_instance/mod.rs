@@ -6,22 +6,20 @@ pub mod steps;
 #[cfg(test)]
 mod tests;
 
-use async_trait::async_trait;
 use kube::ResourceExt;
 use kube::runtime::Controller;
 use kube::runtime::reflector::Store;
 use suido_api::v1alpha1::{
     LoadBalancer, ManagedSpec, ManagedStatus, VirtualServer, WafInstance, WafInstanceStatus,
 };
-use suido_provider::{self as p, ClientToken, Operation, ProviderResult, Tags};
+use suido_provider::{self as p};
 
 use crate::conditions::Desired;
 use crate::context::Context;
 use crate::controllers::family::{self, Step, Targets};
 use crate::feeds::Feeds;
-use crate::managed::lifecycle::operation_result;
 use crate::managed::references::{self, Reference, Refers};
-use crate::managed::{Acted, Actuator, Error, ManagedKind, Verdict};
+use crate::managed::{Actuator, Error, ManagedKind, Verdict};
 
 crate::has_status!(WafInstance, WafInstanceStatus, managed.conditions);
 
@@ -93,86 +91,16 @@ impl ManagedKind for WafInstance {
     }
 }
 
-/// The WAF calls of a WafInstance.
-struct WafActuator<'a> {
-    ctx: &'a Context,
-}
-
-#[async_trait]
-impl Actuator<WafInstance> for WafActuator<'_> {
-    async fn resolve(&self, waf: &WafInstance) -> Result<Targets, Error> {
-        family::targets(
-            "spec.protects",
-            &waf.spec.protects,
-            &waf.namespace().unwrap_or_default(),
-            &self.ctx.stores.servers.state(),
-            &self.ctx.stores.load_balancers.state(),
-        )
-    }
-
-    async fn get(&self, id: &str) -> ProviderResult<p::Waf> {
-        self.ctx
-            .call("get_waf", self.ctx.platform.get_waf(id))
-            .await
-    }
-
-    async fn list(&self, selector: &Tags) -> ProviderResult<Vec<p::Waf>> {
-        self.ctx
-            .call("list_wafs", self.ctx.platform.list_wafs(selector))
-            .await
-    }
-
-    async fn create(
-        &self,
-        token: &ClientToken,
-        tags: &Tags,
-        desired: &p::WafSpec,
-    ) -> ProviderResult<Operation> {
-        self.ctx
-            .call(
-                "create_waf",
-                self.ctx.platform.create_waf(token, tags, desired),
-            )
-            .await
-    }
-
-    async fn act(
-        &self,
-        _waf: &WafInstance,
-        desired: &p::WafSpec,
-        external: &mut p::Waf,
-        targets: &Targets,
-    ) -> Result<Acted<Step>, Error> {
-        let step = steps::plan(desired, external, targets);
-        if let Step::Update(_) = &step {
-            let op = self
-                .ctx
-                .call(
-                    "update_waf",
-                    self.ctx.platform.update_waf(&external.id, desired),
-                )
-                .await?;
-            operation_result(&op)?;
-        }
-        Ok(Acted {
-            notes: family::notes(&step),
-            flow: family::flow(&step),
-            step,
-        })
-    }
-
-    async fn prepare_delete(&self, _waf: &WafInstance, external: &p::Waf) -> Result<(), Error> {
-        family::ready_to_delete(
-            WafInstance::NOUN,
-            &external.id,
-            external.state,
-            external.operation.as_ref(),
-        )
-    }
-
-    async fn delete(&self, id: &str) -> ProviderResult<Operation> {
-        self.ctx
-            .call("delete_waf", self.ctx.platform.delete_waf(id))
-            .await
-    }
+crate::family_actuator! {
+    WafActuator for WafInstance, spec p::WafSpec, resource p::Waf, refs Targets,
+    calls { get: get_waf, list: list_wafs, create: create_waf, update: update_waf,
+            delete: delete_waf },
+    plan: steps::plan,
+    resolve: |ctx, waf| family::targets(
+        "spec.protects",
+        &waf.spec.protects,
+        &waf.namespace().unwrap_or_default(),
+        &ctx.stores.servers.state(),
+        &ctx.stores.load_balancers.state(),
+    ),
 }

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use suido_api::v1alpha1::conditions as cond;
 
 /// A condition's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +102,45 @@ pub fn set_all(
     for d in desired {
         set(conditions, d, generation, now);
     }
+}
+
+/// How far an object is from its spec, as GitOps tools read it (kstatus, in
+/// sigs.k8s.io/cli-utils, which Argo CD and Flux use): through `Reconciling` and `Stalled`,
+/// two "abnormal-true" conditions that are present only while true, so that a settled object
+/// carries neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The spec is in force: neither condition.
+    Done,
+    /// Work is under way, or waits for something that will come by itself: `Reconciling`.
+    Working(&'static str, String),
+    /// Nothing more happens until the user (or the platform's operator) acts: `Stalled`.
+    Stalled(&'static str, String),
+}
+
+/// Sets `Reconciling` and `Stalled` for `progress`, removing the one that is not true.
+pub fn set_progress(
+    conditions: &mut Vec<Condition>,
+    progress: Progress,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let (keep, reason, message) = match progress {
+        Progress::Done => {
+            conditions.retain(|c| c.type_ != cond::RECONCILING && c.type_ != cond::STALLED);
+            return;
+        }
+        Progress::Working(reason, message) => (cond::RECONCILING, reason, message),
+        Progress::Stalled(reason, message) => (cond::STALLED, reason, message),
+    };
+    conditions
+        .retain(|c| c.type_ == keep || (c.type_ != cond::RECONCILING && c.type_ != cond::STALLED));
+    set(
+        conditions,
+        Desired::new(keep, true, reason, message),
+        generation,
+        now,
+    );
 }
 
 /// Whether the condition of `type_` is `True`.

@@ -15,6 +15,11 @@ pub const TENANT_POLICY: &str = "TenantPolicy";
 pub const REFERENCES_RESOLVED: &str = "ReferencesResolved";
 /// A Tenant's deletion waits for the objects in its namespaces (Tenant).
 pub const DELETING: &str = "Deleting";
+/// Work toward the spec is under way (kstatus: InProgress). Present only while true.
+pub const RECONCILING: &str = "Reconciling";
+/// Suido cannot go on until the spec or the platform changes (kstatus: Failed). Present only
+/// while true.
+pub const STALLED: &str = "Stalled";
 
 /// Stable condition reasons.
 pub mod reasons {
@@ -52,6 +57,8 @@ pub mod reasons {
     pub const DELETION_PROTECTED: &str = "DeletionProtected";
     /// The built platform resource is gone from the platform; a replacement is ordered.
     pub const LOST: &str = "Lost";
+    /// `Reconciling`: the resource runs, but changes of the spec wait (for a window or a stop).
+    pub const CHANGES_PENDING: &str = "ChangesPending";
     /// `spec.externalId` names no resource this tenant may adopt.
     pub const ADOPTION_REFUSED: &str = "AdoptionRefused";
     /// Another object already manages the resource `spec.externalId` names.

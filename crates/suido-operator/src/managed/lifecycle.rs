@@ -21,7 +21,7 @@ use suido_provider::{Operation, OperationState, ProviderError, ProviderResult};
 use super::adoption::{self, Found};
 use super::error::Error;
 use super::kind::{Actuator, External, Flow, Hold, Lifecycle, ManagedKind, Verdict};
-use crate::conditions::{self, Desired};
+use crate::conditions::{self, Desired, Progress};
 use crate::context::Timing;
 use crate::identity;
 use crate::tenancy::{self, Owner};
@@ -221,14 +221,19 @@ fn shaped<K: ManagedKind>(
         }
     };
     managed.phase = Some(verdict.phase);
+    let ready = verdict.ready.status == conditions::Status::True;
+    let progress = match verdict.phase {
+        Phase::Available | Phase::Observed | Phase::Stopped if ready => Progress::Done,
+        Phase::Failed => Progress::Stalled(verdict.ready.reason, verdict.ready.message.clone()),
+        // Ready, but part of the spec is not in force yet (a change held for a window).
+        _ if ready => Progress::Working(reasons::CHANGES_PENDING, verdict.ready.message.clone()),
+        _ => Progress::Working(verdict.ready.reason, verdict.ready.message.clone()),
+    };
     desired.push(verdict.ready);
     desired.extend(obj.observe(&mut status, external, step, refs));
-    conditions::set_all(
-        &mut K::managed_mut(&mut status).conditions,
-        desired,
-        generation,
-        now,
-    );
+    let conditions = &mut K::managed_mut(&mut status).conditions;
+    conditions::set_all(conditions, desired, generation, now);
+    conditions::set_progress(conditions, progress, generation, now);
     status
 }
 
@@ -278,12 +283,14 @@ pub fn failed_status<K: ManagedKind>(obj: &K, error: &Error, now: Timestamp) -> 
             ));
         }
     }
-    conditions::set_all(
-        &mut K::managed_mut(&mut status).conditions,
-        desired,
-        generation,
-        now,
-    );
+    let conditions = &mut K::managed_mut(&mut status).conditions;
+    conditions::set_all(conditions, desired, generation, now);
+    // A transient error leaves the progress as it was: a built object does not read as in
+    // progress for every failed call, and a retry follows anyway.
+    if error.is_terminal() {
+        let progress = Progress::Stalled(error.reason(), error.inner().to_string());
+        conditions::set_progress(conditions, progress, generation, now);
+    }
     status
 }
 

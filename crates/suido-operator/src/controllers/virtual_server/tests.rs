@@ -324,6 +324,15 @@ fn terminal_errors_show_in_ready_and_tenant_policy_transient_only_in_synced() {
     };
     assert_eq!(get(cond::READY).reason, reasons::VENDOR_ONLY);
     assert_eq!(get(cond::TENANT_POLICY).status, "False");
+    // GitOps tools read a terminal refusal as Failed (kstatus: Stalled=True).
+    assert_eq!(get(cond::STALLED).status, "True");
+    assert_eq!(get(cond::STALLED).reason, reasons::VENDOR_ONLY);
+    assert!(
+        s.managed
+            .conditions
+            .iter()
+            .all(|c| c.type_ != cond::RECONCILING)
+    );
     let transient = Error::from(ProviderError::transient("503"));
     assert!(!transient.is_terminal());
     assert_eq!(transient.metric_label(), "provider_transient");

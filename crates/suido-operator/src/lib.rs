@@ -10,6 +10,7 @@ mod declare;
 pub mod feeds;
 pub mod http;
 pub mod identity;
+pub mod leader;
 pub mod managed;
 pub mod metrics;
 mod run;
@@ -17,4 +18,5 @@ pub mod status;
 pub mod tenancy;
 
 pub use context::{PlatformSettings, Timing};
+pub use leader::LeaderConfig;
 pub use run::{OperatorConfig, RunError, run};

@@ -19,6 +19,7 @@ use crate::context::{Context, PlatformSettings, Timing};
 use crate::controllers::{maintenance_window, server_restore, tenant};
 use crate::feeds::{FeedError, Feeds};
 use crate::http::{self, Probes};
+use crate::leader::{self, LeaderConfig};
 use crate::managed::ManagedKind;
 use crate::managed::controller::{controller, prepare, run as managed_run};
 use crate::metrics::{Metrics, PhaseLabels};
@@ -35,6 +36,8 @@ pub struct OperatorConfig {
     pub probe_addr: SocketAddr,
     /// Timing knobs.
     pub timing: Timing,
+    /// Leader election among replicas; without it this process runs the controllers at once.
+    pub leader: Option<LeaderConfig>,
 }
 
 /// Errors starting the operator.
@@ -46,6 +49,10 @@ pub enum RunError {
     /// A shared watch could not be set up.
     #[error(transparent)]
     Feed(#[from] FeedError),
+    /// This replica lost the leader lease; it stops so that it never acts beside the new
+    /// leader (and is restarted as a standby).
+    #[error("lost the leader lease")]
+    LostLeadership,
 }
 
 /// Runs every controller until `shutdown` turns true (or the process gets a signal). Returns the
@@ -66,6 +73,23 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
+    let leadership = match config.leader {
+        Some(leader) => {
+            // A standby is healthy and ready to take over, so a rollout can replace replicas.
+            ready.store(true, Ordering::Relaxed);
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                _ = leader::acquire(&client, &leader) => {}
+                _ = stop.wait_for(|s| *s) => {
+                    probe_task.abort();
+                    return Ok(());
+                }
+            }
+            ready.store(false, Ordering::Relaxed);
+            tokio::spawn(leader::keep(client.clone(), leader))
+        }
+        None => tokio::spawn(std::future::pending()),
+    };
     // One watch per kind: the caches every controller reads, and the triggers of every
     // controller, in step with those caches.
     let feeds = Feeds::new(&client)?;
@@ -136,16 +160,21 @@ pub async fn run(
     let controllers = tasks.len();
     feeds.start(&mut tasks);
     let mut stop = shutdown.clone();
-    tokio::select! {
+    let lost = tokio::select! {
         // The controllers end together, on a signal; the watches never end.
         _ = async {
             for _ in 0..controllers {
                 tasks.join_next().await;
             }
-        } => {}
-        _ = stop.wait_for(|s| *s) => {}
-    }
+        } => false,
+        _ = stop.wait_for(|s| *s) => false,
+        _ = leadership => true,
+    };
     tasks.abort_all();
+    if lost {
+        probe_task.abort();
+        return Err(RunError::LostLeadership);
+    }
     probe_task.abort();
     Ok(())
 }

@@ -125,6 +125,7 @@ impl DevStack {
             settings: PlatformSettings::default(),
             probe_addr: config.probe_addr,
             timing: config.timing.clone(),
+            leader: None,
         };
         let operator = tokio::spawn(async move {
             let result = suido_operator::run(operator_config, stop_rx, |addr| {

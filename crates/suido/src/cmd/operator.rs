@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use suido_operator::{OperatorConfig, PlatformSettings, Timing};
+use suido_operator::{LeaderConfig, OperatorConfig, PlatformSettings, Timing};
 use suido_sim::SimProvider;
 use tokio::sync::watch;
 
@@ -41,6 +41,16 @@ pub struct Args {
     /// The sender domain the platform designates for the SMTP relay.
     #[arg(long, default_value = "suido-relay.example")]
     pub smtp_sender_domain: String,
+    /// Run the controllers only while this replica holds the leader Lease (for several
+    /// replicas); a standby takes over within about 12 s of the leader's end.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the leader Lease (default: $POD_NAMESPACE, else `default`).
+    #[arg(long)]
+    pub leader_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: $HOSTNAME, else a random one).
+    #[arg(long)]
+    pub leader_identity: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -83,6 +93,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     backoff_max: std::time::Duration::from_secs(args.backoff_max_seconds.max(1)),
                     ..Timing::default()
                 },
+                leader: args.leader_elect.then(|| {
+                    let namespace = args
+                        .leader_namespace
+                        .clone()
+                        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                        .unwrap_or_else(|| "default".to_owned());
+                    let identity = args
+                        .leader_identity
+                        .clone()
+                        .or_else(|| std::env::var("HOSTNAME").ok())
+                        .unwrap_or_else(|| format!("suido-{}", std::process::id()));
+                    LeaderConfig::new(namespace, identity)
+                }),
             },
             stop_rx,
             |addr| eprintln!("metrics and probes on http://{addr}"),

@@ -292,6 +292,10 @@ cmd_up() {
     --initial-cluster="default=http://127.0.0.1:$peer_port" --unsafe-no-fsync=true
   wait_for "etcd /health" 30 etcd "$dir" curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
+  # Every request is audited at Metadata level (who, verb, resource, subresource, answer) into
+  # DIR/audit.log: the RBAC test reads there which verbs the operator really uses.
+  printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: ["RequestReceived"]' \
+    'rules:' '  - level: Metadata' >"$dir/audit-policy.yaml"
   # --advertise-address: without it the apiserver looks for a default route, which may not exist.
   # A loopback advertise address is refused by the endpoint reconciler (a fatal error in 1.37),
   # and nothing here reaches the apiserver through the `kubernetes` Service, so reconcile none.
@@ -303,6 +307,8 @@ cmd_up() {
     --cert-dir="$pki" --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv" \
     --authorization-mode=RBAC \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/audit.log" \
+    --audit-log-maxsize=200 --audit-log-maxbackup=1 \
     --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key"

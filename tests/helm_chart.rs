@@ -5,32 +5,11 @@
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use suido_controlplane::{Config, ControlPlane};
-use suido_e2e::{Kubectl, repo};
-
-/// Helm from `SUIDO_HELM`, `PATH`, or installed by `.ci/install-helm.sh` into `target/tools`.
-fn helm() -> PathBuf {
-    if let Some(p) = std::env::var_os("SUIDO_HELM") {
-        return p.into();
-    }
-    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file());
-    if let Some(p) = on_path {
-        return p;
-    }
-    let tools = repo().join("target/tools");
-    let status = Command::new("bash")
-        .arg(repo().join(".ci/install-helm.sh"))
-        .arg(&tools)
-        .status()
-        .unwrap();
-    assert!(status.success(), "installing helm into {}", tools.display());
-    tools.join("helm")
-}
+use suido_e2e::{Kubectl, helm, repo};
 
 fn run_helm(helm: &Path, kubeconfig: &Path, args: &[&str]) -> String {
     let out = Command::new(helm)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use suido_e2e::{Kubectl, repo};
+use suido_e2e::{Kubectl, helm, repo};
 use suido_operator::{LeaderConfig, OperatorConfig, PlatformSettings, Timing};
 use suido_sim::{Sim, SimConfig, SimProvider};
 use tokio::sync::watch;
@@ -54,12 +54,6 @@ impl Drop for RealApiserver {
             .arg(&self.0)
             .output();
     }
-}
-
-fn helm() -> PathBuf {
-    std::env::var_os("SUIDO_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("helm"))
 }
 
 /// A kubeconfig like `admin`'s, for the bearer `token`.

@@ -136,3 +136,24 @@ pub async fn platform_counts(sim_url: &str) -> (usize, usize) {
     let volumes = sim.list_volumes(&Tags::new()).await.unwrap();
     (servers.len(), volumes.len())
 }
+
+/// Helm from `SUIDO_HELM`, `PATH`, or installed by `.ci/install-helm.sh` into `target/tools`.
+pub fn helm() -> PathBuf {
+    if let Some(p) = std::env::var_os("SUIDO_HELM") {
+        return p.into();
+    }
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file());
+    if let Some(p) = on_path {
+        return p;
+    }
+    let tools = repo().join("target/tools");
+    let status = Command::new("bash")
+        .arg(repo().join(".ci/install-helm.sh"))
+        .arg(&tools)
+        .status()
+        .unwrap();
+    assert!(status.success(), "installing helm into {}", tools.display());
+    tools.join("helm")
+}

@@ -73,7 +73,7 @@ pub async fn run(
         .map_err(|e| RunError::Probe(config.probe_addr, e))?;
     on_probe_bound(bound);
     let client = config.client;
-    let leadership = match config.leader {
+    let mut leadership = match config.leader {
         Some(leader) => {
             // A standby is healthy and ready to take over, so a rollout can replace replicas.
             ready.store(true, Ordering::Relaxed);
@@ -86,9 +86,9 @@ pub async fn run(
                 }
             }
             ready.store(false, Ordering::Relaxed);
-            tokio::spawn(leader::keep(client.clone(), leader))
+            Some(tokio::spawn(leader::keep(client.clone(), leader)))
         }
-        None => tokio::spawn(std::future::pending()),
+        None => None,
     };
     // One watch per kind: the caches every controller reads, and the triggers of every
     // controller, in step with those caches.
@@ -168,9 +168,18 @@ pub async fn run(
             }
         } => false,
         _ = stop.wait_for(|s| *s) => false,
-        _ = leadership => true,
+        _ = async {
+            match &mut leadership {
+                Some(keep) => { let _ = keep.await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => true,
     };
     tasks.abort_all();
+    // A stopped operator renews the lease no longer, so a standby takes over.
+    if let Some(keep) = &leadership {
+        keep.abort();
+    }
     if lost {
         probe_task.abort();
         return Err(RunError::LostLeadership);

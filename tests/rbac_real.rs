@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use suido_e2e::{Kubectl, helm, repo};
 use suido_operator::{LeaderConfig, OperatorConfig, PlatformSettings, Timing};
+use suido_realapi::RealApiServer;
 use suido_sim::{Sim, SimConfig, SimProvider};
 use tokio::sync::watch;
 
@@ -24,37 +25,6 @@ const KINDS: &str = "virtualservers,blockvolumes,loadbalancers,wafinstances,\
                      intrusionpreventions,backuppolicies,smtprelays,serversnapshots,\
                      serverrestores,tenants";
 const OPERATOR: &str = "system:serviceaccount:suido-system:suido-operator";
-
-/// A real control plane in a directory, stopped when dropped.
-struct RealApiserver(PathBuf);
-
-impl RealApiserver {
-    fn up(dir: &Path) -> Self {
-        let out = Command::new("bash")
-            .arg(repo().join("tools/real-apiserver.sh"))
-            .arg("up")
-            .arg(dir)
-            .output()
-            .unwrap();
-        let server = RealApiserver(dir.to_path_buf());
-        assert!(
-            out.status.success(),
-            "tools/real-apiserver.sh up failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        server
-    }
-}
-
-impl Drop for RealApiserver {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(repo().join("tools/real-apiserver.sh"))
-            .arg("down")
-            .arg(&self.0)
-            .output();
-    }
-}
 
 /// A kubeconfig like `admin`'s, for the bearer `token`.
 fn kubeconfig_with_token(admin: &Path, token: &str, out: &Path) {
@@ -127,11 +97,13 @@ async fn the_operator_runs_under_its_service_account_with_no_unused_verb() {
     let api_dir = dir.path().join("realapi");
     let server = tokio::task::spawn_blocking({
         let d = api_dir.clone();
-        move || RealApiserver::up(&d)
+        move || RealApiServer::up(&suido_realapi::default_script(), &d)
     })
     .await
+    .unwrap()
     .unwrap();
-    let admin = api_dir.join("kubeconfig");
+    let api_dir = server.dir().to_path_buf();
+    let admin = server.kubeconfig().to_path_buf();
     let k = Kubectl::new(&admin, &dir.path().join("kubectl-cache"));
 
     // The chart, as a platform engineer installs it: CRDs, ServiceAccount, roles.

@@ -1,5 +1,8 @@
-//! Support for the end-to-end tests: a fast development stack, a kubectl runner with its own
-//! discovery cache, and polling helpers.
+//! Support for the end-to-end tests: a fast development stack, a bare API server, a kubectl
+//! runner with its own discovery cache, and polling helpers.
+//!
+//! `SUIDO_APISERVER=real` runs every stack and bare server on a real kube-apiserver
+//! (`tools/real-apiserver.sh`) instead of the local control plane.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure is a failed test
 
@@ -7,9 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use suido::dev::{DevConfig, DevStack};
+use std::net::SocketAddr;
+
+use suido::dev::{ApiServer, DevConfig, DevStack};
+use suido_controlplane::{Config, ControlPlane, Handle};
 use suido_operator::Timing;
 use suido_provider::{BlockStorageProvider, ComputeProvider, Tags};
+use suido_realapi::RealApiServer;
 use suido_sim::{Durations, Rules, SimProvider};
 
 /// The repository root.
@@ -49,6 +56,66 @@ pub async fn start_stack(dir: &Path) -> DevStack {
     DevStack::start(config)
         .await
         .expect("the development stack starts")
+}
+
+/// An API server with nothing registered (no CRDs, no operator): the local control plane or,
+/// with `SUIDO_APISERVER=real`, a real one. A real one is stopped when dropped.
+pub enum BareServer {
+    /// The local control plane.
+    Local(Handle),
+    /// A real kube-apiserver.
+    Real(RealApiServer),
+}
+
+impl BareServer {
+    /// Starts the server that `SUIDO_APISERVER` names, with its state in `dir`.
+    pub async fn start(dir: &Path) -> BareServer {
+        match ApiServer::from_env().unwrap() {
+            ApiServer::Local => BareServer::Local(
+                ControlPlane::start(Config::new(dir, SocketAddr::from(([127, 0, 0, 1], 0))))
+                    .await
+                    .unwrap(),
+            ),
+            ApiServer::Real => {
+                let dir = dir.join("realapi");
+                BareServer::Real(
+                    tokio::task::spawn_blocking(move || {
+                        RealApiServer::up(&suido_realapi::default_script(), &dir)
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                )
+            }
+        }
+    }
+
+    /// Its admin kubeconfig.
+    pub fn kubeconfig(&self) -> &Path {
+        match self {
+            BareServer::Local(h) => h.kubeconfig(),
+            BareServer::Real(r) => r.kubeconfig(),
+        }
+    }
+
+    /// Which server it is.
+    pub fn apiserver(&self) -> ApiServer {
+        match self {
+            BareServer::Local(_) => ApiServer::Local,
+            BareServer::Real(_) => ApiServer::Real,
+        }
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        match self {
+            BareServer::Local(h) => h.shutdown().await,
+            BareServer::Real(mut r) => tokio::task::spawn_blocking(move || r.down())
+                .await
+                .unwrap()
+                .unwrap(),
+        }
+    }
 }
 
 /// The real kubectl, pointed at one control plane with a private discovery cache.

@@ -2,6 +2,10 @@
 //! (client-side and server-side), get with printer columns, watch, describe,
 //! wait, delete with a finalizer, explain, api-resources, refused manifests
 //! and `create secret tls`.
+//!
+//! `SUIDO_APISERVER=real` runs the same against a real kube-apiserver
+//! (`tools/real-apiserver.sh`), the reference these behaviours are checked
+//! against.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,6 +17,45 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
+use suido_realapi::{ApiServer, RealApiServer};
+
+/// The server under test: the local control plane, or with `SUIDO_APISERVER=real` a real
+/// kube-apiserver (stopped when dropped).
+enum Server {
+    Local(TestServer),
+    /// Fields drop in order: the server stops before its directory is removed.
+    Real {
+        server: RealApiServer,
+        _dir: tempfile::TempDir,
+    },
+}
+
+impl Server {
+    fn start() -> Server {
+        match ApiServer::from_env().unwrap() {
+            ApiServer::Local => Server::Local(TestServer::start()),
+            ApiServer::Real => {
+                let dir = tempfile::tempdir().unwrap();
+                let real = RealApiServer::up(
+                    &suido_realapi::default_script(),
+                    &dir.path().join("realapi"),
+                )
+                .unwrap();
+                Server::Real {
+                    server: real,
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    fn kubeconfig(&self) -> &Path {
+        match self {
+            Server::Local(s) => &s.kubeconfig,
+            Server::Real { server, .. } => server.kubeconfig(),
+        }
+    }
+}
 
 struct Kubectl {
     kubeconfig: PathBuf,
@@ -20,9 +63,9 @@ struct Kubectl {
 }
 
 impl Kubectl {
-    fn new(s: &TestServer) -> Kubectl {
+    fn new(s: &Server) -> Kubectl {
         Kubectl {
-            kubeconfig: s.kubeconfig.clone(),
+            kubeconfig: s.kubeconfig().to_path_buf(),
             cache: tempfile::tempdir().unwrap(),
         }
     }
@@ -91,7 +134,7 @@ fn kubectl_workflow_on_fixture_crd() {
         kubectl_available(),
         "kubectl is required on PATH for this test (CI installs it); it is not skipped"
     );
-    let s = TestServer::start();
+    let s = Server::start();
     let k = Kubectl::new(&s);
     let fx = fixtures();
     let crds = fx.join("crds");
@@ -102,6 +145,14 @@ fn kubectl_workflow_on_fixture_crd() {
         k.ok(&["apply", "-f", crds])
             .contains("widgets.test.suido.dev created")
     );
+    // kube-apiserver serves a new kind only once its CRD is Established, a moment after the
+    // create (the local control plane establishes it at once).
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.test.suido.dev",
+        "--timeout=30s",
+    ]);
     assert!(
         k.ok(&["apply", "-f", examples])
             .contains("widget.test.suido.dev/alpha created")
@@ -189,17 +240,18 @@ fn kubectl_workflow_on_fixture_crd() {
 
     // describe shows events recorded for the object.
     let uid = k.ok(&["get", "wd", "alpha", "-o", "jsonpath={.metadata.uid}"]);
-    let c = s.client();
     let ev = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
         "metadata": {"name": "alpha.1", "namespace": "default"},
         "eventTime": "2026-01-01T00:00:00.000001Z",
         "regarding": {"apiVersion": "test.suido.dev/v1alpha1", "kind": "Widget", "name": "alpha", "namespace": "default", "uid": uid},
         "note": "all widgets reconciled", "reason": "Reconciled", "action": "Reconcile", "type": "Normal",
         "reportingController": "widget-controller", "reportingInstance": "w-1"});
-    assert_eq!(
-        c.post("/apis/events.k8s.io/v1/namespaces/default/events", &ev)
-            .status,
-        201
+    // Created with kubectl, so that the same request reaches either server.
+    let event_file = k.cache.path().join("event.json");
+    std::fs::write(&event_file, ev.to_string()).unwrap();
+    assert!(
+        k.ok(&["create", "-f", event_file.to_str().unwrap()])
+            .contains("created")
     );
     let d = k.ok(&["describe", "wd", "alpha"]);
     assert!(
@@ -329,13 +381,20 @@ fn kubectl_project_crds_and_examples() {
         root.join("crds").is_dir(),
         "crds/ is missing: run `cargo run -p suido -- crds --out-dir crds`"
     );
-    let s = TestServer::start();
+    let s = Server::start();
     let k = Kubectl::new(&s);
     let out = k.ok(&["apply", "-f", "crds/"]);
     assert_eq!(
         out.matches(" created").count(),
         std::fs::read_dir(root.join("crds")).unwrap().count()
     );
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=60s",
+    ]);
     k.ok(&["apply", "-f", "examples/"]);
     let again = k.ok(&["apply", "-f", "examples/"]);
     assert!(!again.contains("created"), "{again}");

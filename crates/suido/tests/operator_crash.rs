@@ -250,6 +250,24 @@ async fn crash_run(idempotency_tokens: bool, ns: &str) {
     let (mut in_creates, mut in_resizes) = (0, 0);
     for kill in 0..KILLS {
         if kill == KILLS / 2 {
+            // The resizes must meet built servers, or no stop/resize/start runs for a kill to
+            // interrupt. Against the local control plane the short lives above build most of
+            // them; kube-apiserver takes longer per write here (about 150-250 ms a PATCH under
+            // this burst on two cores, against a few ms), so it may have built none yet: one
+            // operator then runs (and is killed) once a third are Ready.
+            if ready_count(&api, "1CPU-2GB").await < SERVERS / 3 {
+                let mut child = operator(&kubeconfig, &sim_url);
+                let start = Instant::now();
+                while ready_count(&api, "1CPU-2GB").await < SERVERS / 3 {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(120),
+                        "a third of the servers Ready before the resizes"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
             for i in 0..SERVERS {
                 api.patch(
                     &format!("vs-{i:03}"),

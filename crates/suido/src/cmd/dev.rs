@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use suido::dev::{DevConfig, DevStack};
+use suido::dev::{ApiServer, DevConfig, DevStack};
 
 /// Arguments of `suido dev`.
 #[derive(Debug, clap::Args)]
@@ -15,7 +15,14 @@ pub struct Args {
     /// platform's state in `sim/`. Kept across runs.
     #[arg(long, default_value = ".suido-dev")]
     pub data: PathBuf,
-    /// Control plane address (plain HTTP, loopback only).
+    /// The API server: `local`, the embedded local control plane, or `real`, a kube-apiserver
+    /// with etcd and kube-controller-manager started by `tools/real-apiserver.sh` in
+    /// `DATA/realapi` (built first when not cached). Without the flag, `SUIDO_APISERVER`
+    /// chooses, and `local` when that is unset.
+    #[arg(long, value_name = "local|real")]
+    pub apiserver: Option<ApiServer>,
+    /// Local control plane address (plain HTTP, loopback only; the real API server picks free
+    /// ports).
     #[arg(long, default_value = "127.0.0.1:6443")]
     pub listen: SocketAddr,
     /// Simulated platform address (port 0 picks a free one).
@@ -32,8 +39,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
+    // Checked here so that a wrong SUIDO_APISERVER is an error, not DevConfig::new's panic.
+    let apiserver = match args.apiserver {
+        Some(a) => a,
+        None => ApiServer::from_env()?,
+    };
     runtime.block_on(async move {
         let mut config = DevConfig::new(&args.data);
+        config.apiserver = apiserver;
         config.listen = args.listen;
         config.sim_listen = args.sim_listen;
         config.probe_addr = args.metrics;
@@ -41,7 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let kubeconfig = std::fs::canonicalize(stack.kubeconfig())
             .unwrap_or_else(|_| stack.kubeconfig().to_path_buf());
         let mut text = String::new();
-        text.push_str("Suido is running on its embedded defaults.\n");
+        match apiserver {
+            ApiServer::Local => text.push_str("Suido is running on its embedded defaults.\n"),
+            ApiServer::Real => text
+                .push_str("Suido is running on a real kube-apiserver (tools/real-apiserver.sh).\n"),
+        }
         text.push_str(&format!("  control plane      {}\n", stack.api_url()));
         text.push_str(&format!("  simulated platform {}\n", stack.sim_url()));
         if let Some(addr) = stack.probe_addr {

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)] // a test file: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;

@@ -949,13 +949,18 @@ fn eval_rules(
             // Ratcheting: an unchanged value that failed before is not refused now.
             continue;
         }
+        // As kube-apiserver 1.34 and later: a failed rule names a scalar's value, and
+        // omits a map's or a list's.
+        let bad_value =
+            (node.type_name != "object" && node.type_name != "array").then(|| v.clone());
         errs.push(match rule.reason {
-            Reason::Invalid => FieldError::invalid(field, type_value(), detail),
+            Reason::Invalid => FieldError::invalid(field, bad_value, detail),
             Reason::Forbidden => FieldError::forbidden(field, detail),
             Reason::Required => FieldError::required(field, detail),
-            Reason::Duplicate => {
-                FieldError::duplicate(field, Value::String(node.type_name.clone()))
-            }
+            Reason::Duplicate => FieldError {
+                bad_value,
+                ..FieldError::duplicate(field, Value::Null)
+            },
         });
     }
 }

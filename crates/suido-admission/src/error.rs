@@ -75,7 +75,8 @@ impl FieldErrorKind {
 ///
 /// `field` is the rendered path (`spec.disks[0].sizeGb`; `<nil>` for an error on no
 /// path, as the apiserver prints a nil path). `bad_value` is `None` where the
-/// apiserver holds a nil value, which it prints as `"null"`.
+/// apiserver omits the value (`field.OmitValueType`), and `Some(Value::Null)` where it
+/// holds a nil value, which it prints as `null`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldError {
     /// The field path, e.g. `spec.listeners[1].port`.
@@ -201,7 +202,7 @@ impl FieldError {
             | FieldErrorKind::Forbidden
             | FieldErrorKind::TooLong
             | FieldErrorKind::Internal => self.kind.label().to_string(),
-            FieldErrorKind::TooMany if self.bad_value.is_none() => self.kind.label().to_string(),
+            _ if self.bad_value.is_none() => self.kind.label().to_string(),
             _ => format!(
                 "{}: {}",
                 self.kind.label(),
@@ -392,33 +393,44 @@ pub(crate) fn go_number(n: &serde_json::Number) -> String {
 /// The bad value as `ErrorBody` prints it.
 fn go_bad_value(v: Option<&Value>) -> String {
     match v {
-        None | Some(Value::Null) => "\"null\"".to_string(),
+        None | Some(Value::Null) => "null".to_string(),
         Some(Value::String(s)) => go_quote(s),
         Some(Value::Number(n)) => go_number(n),
         Some(Value::Bool(b)) => b.to_string(),
-        Some(other) => go_sharp_v(other),
+        Some(other) => go_json(other),
     }
 }
 
-/// Go's `%#v` of an unstructured JSON value (`map[string]interface {}{...}`).
-pub(crate) fn go_sharp_v(v: &Value) -> String {
+/// Go's `json.Marshal` of an unstructured value, as kube-apiserver (1.34 and later) prints a
+/// complex bad value: keys sorted, `<`, `>` and `&` escaped.
+fn go_json(v: &Value) -> String {
     match v {
-        Value::Null => "interface {}(nil)".to_string(),
+        Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => go_number(n),
-        Value::String(s) => go_quote(s),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => serde_json::to_string(s)
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
         Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(go_sharp_v).collect();
-            format!("[]interface {{}}{{{}}}", inner.join(", "))
+            let inner: Vec<String> = items.iter().map(go_json).collect();
+            format!("[{}]", inner.join(","))
         }
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
             let inner: Vec<String> = keys
                 .iter()
-                .map(|k| format!("{}:{}", go_quote(k), go_sharp_v(&map[k.as_str()])))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        go_json(&Value::String((*k).clone())),
+                        go_json(&map[k.as_str()])
+                    )
+                })
                 .collect();
-            format!("map[string]interface {{}}{{{}}}", inner.join(", "))
+            format!("{{{}}}", inner.join(","))
         }
     }
 }
@@ -449,12 +461,12 @@ mod tests {
     }
 
     #[test]
-    fn sharp_v_prints_go_maps() {
+    fn complex_bad_values_print_as_go_json() {
         assert_eq!(
-            go_sharp_v(&json!({"name": "a", "port": 80})),
-            "map[string]interface {}{\"name\":\"a\", \"port\":80}"
+            go_json(&json!({"port": 80, "name": "a<b"})),
+            "{\"name\":\"a\\u003cb\",\"port\":80}"
         );
-        assert_eq!(go_sharp_v(&json!([1, "x"])), "[]interface {}{1, \"x\"}");
+        assert_eq!(go_json(&json!([1, "x", null])), "[1,\"x\",null]");
     }
 
     #[test]
@@ -471,12 +483,16 @@ mod tests {
             e.to_string(),
             "spec.name: Too long: may not be longer than 3"
         );
-        let e = FieldError::invalid("<nil>", None, "boom");
-        assert_eq!(e.to_string(), "<nil>: Invalid value: \"null\": boom");
+        let e = FieldError::invalid("<nil>", Some(Value::Null), "boom");
+        assert_eq!(e.to_string(), "<nil>: Invalid value: null: boom");
+        let e = FieldError::invalid("spec.scope", None, "boom");
+        assert_eq!(e.to_string(), "spec.scope: Invalid value: boom");
+        let e = FieldError::invalid("<nil>", Some(Value::Null), "boom");
+        assert_eq!(e.to_string(), "<nil>: Invalid value: null: boom");
         let e = FieldError::duplicate("spec.l[1]", json!({"name": "a"}));
         assert_eq!(
             e.to_string(),
-            "spec.l[1]: Duplicate value: map[string]interface {}{\"name\":\"a\"}"
+            "spec.l[1]: Duplicate value: {\"name\":\"a\"}"
         );
         let e = FieldError::forbidden("spec.x", "nope");
         assert_eq!(e.to_string(), "spec.x: Forbidden: nope");

@@ -137,7 +137,19 @@ impl Validator {
     /// evaluated when there is a type, required, enum, too-long or too-many error; a
     /// single `<nil>` error says so instead.
     pub fn validate(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let mut errs = Vec::new();
+        self.validate_after(obj, old, Vec::new())
+    }
+
+    /// [`Validator::validate`] after the errors `prior` checks found (the object metadata's,
+    /// which the apiserver validates first): they come first, and a blocking one among them
+    /// (a required name) skips the CEL rules as a schema error does.
+    pub fn validate_after(
+        &self,
+        obj: &Value,
+        old: Option<&Value>,
+        prior: Vec<FieldError>,
+    ) -> Vec<FieldError> {
+        let mut errs = prior;
         let mut path = String::with_capacity(64);
         validate::validate_node(obj, old, &self.root, &mut path, &mut errs);
         validate::validate_embedded(obj, &self.root, &mut path, &mut errs);
@@ -154,7 +166,7 @@ impl Validator {
                 )
             });
             if blocking {
-                errs.push(FieldError::invalid("<nil>", None, CEL_SKIPPED));
+                errs.push(FieldError::invalid("<nil>", Some(Value::Null), CEL_SKIPPED));
             } else {
                 cel::validate(
                     obj,
@@ -171,9 +183,20 @@ impl Validator {
 
     /// The apiserver's order: prune, default, validate. Err holds every field error.
     pub fn admit(&self, obj: &mut Value, old: Option<&Value>) -> Result<(), Vec<FieldError>> {
+        self.admit_after(obj, old, Vec::new())
+    }
+
+    /// [`Validator::admit`] after the errors `prior` checks found (see
+    /// [`Validator::validate_after`]).
+    pub fn admit_after(
+        &self,
+        obj: &mut Value,
+        old: Option<&Value>,
+        prior: Vec<FieldError>,
+    ) -> Result<(), Vec<FieldError>> {
         self.prune(obj);
         self.apply_defaults(obj);
-        let errs = self.validate(obj, old);
+        let errs = self.validate_after(obj, old, prior);
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }

@@ -204,7 +204,7 @@ fn admit_prunes_defaults_then_validates() {
         [
             "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1",
             "spec.size: Unsupported value: \"XL\": supported values: \"S\", \"M\"",
-            "<nil>: Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
         ]
     );
 }

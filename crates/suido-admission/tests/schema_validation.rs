@@ -420,16 +420,14 @@ fn list_type_set_and_map() {
             s.clone(),
             json!({"ports": [{"name": "http", "port": 80}, {"name": "http", "port": 81}]})
         ),
-        ["spec.ports[1]: Duplicate value: map[string]interface {}{\"name\":\"http\"}"]
+        ["spec.ports[1]: Duplicate value: {\"name\":\"http\"}"]
     );
     assert_eq!(
         errors(
             s.clone(),
             json!({"multi": [{"port": 80, "protocol": "TCP"}, {"port": 80, "protocol": "UDP"}, {"port": 80, "protocol": "TCP"}]})
         ),
-        [
-            "spec.multi[2]: Duplicate value: map[string]interface {}{\"port\":80, \"protocol\":\"TCP\"}"
-        ]
+        ["spec.multi[2]: Duplicate value: {\"port\":80,\"protocol\":\"TCP\"}"]
     );
     assert!(
         errors(

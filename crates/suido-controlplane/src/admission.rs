@@ -92,10 +92,26 @@ impl SchemaCheck {
         obj: &mut Value,
         old: Option<&Value>,
     ) -> Result<(), Rejection> {
-        self.validator.admit(obj, old).map_err(|errors| Rejection {
-            message: suido_admission::invalid_message(kind, group, name, &errors),
-            causes: errors.iter().map(cause).collect(),
-        })
+        self.admit_after(kind, group, name, obj, old, Vec::new())
+    }
+
+    /// [`SchemaCheck::admit`] after the metadata errors `prior`, which
+    /// come first (and a blocking one skips the CEL rules).
+    pub fn admit_after(
+        &self,
+        kind: &str,
+        group: &str,
+        name: &str,
+        obj: &mut Value,
+        old: Option<&Value>,
+        prior: Vec<FieldError>,
+    ) -> Result<(), Rejection> {
+        self.validator
+            .admit_after(obj, old, prior)
+            .map_err(|errors| Rejection {
+                message: suido_admission::invalid_message(kind, group, name, &errors),
+                causes: errors.iter().map(cause).collect(),
+            })
     }
 }
 

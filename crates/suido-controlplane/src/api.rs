@@ -445,7 +445,7 @@ fn resource(
         }
         (&Method::POST, None) => {
             let opts = write_opts(req)?;
-            let body = decode_body(req)?;
+            let body = decode_body(req, &rd)?;
             let (obj, warnings) = create(state, &rd, ns, body, &opts)?;
             let mut r = Response::json(201, &obj);
             r.warnings = warnings;
@@ -453,7 +453,7 @@ fn resource(
         }
         (&Method::PUT, Some(n)) => {
             let opts = write_opts(req)?;
-            let body = decode_body(req)?;
+            let body = decode_body(req, &rd)?;
             update(state, &rd, ns, n, status_sub, body, &opts).map(Outcome::Response)
         }
         (&Method::PATCH, Some(n)) => {
@@ -487,14 +487,45 @@ fn decode_value(bytes: &[u8], yaml: bool) -> Result<Value, ApiError> {
     }
 }
 
-fn decode_body(req: &Request) -> Result<Value, ApiError> {
+/// The media types a create or update accepts.
+fn body_media_types(rd: &ResourceDef) -> &'static [&'static str] {
+    if rd.custom {
+        &["application/json", "application/yaml"]
+    } else {
+        &[
+            "application/json",
+            "application/yaml",
+            crate::proto::CONTENT_TYPE,
+        ]
+    }
+}
+
+/// The media types a patch accepts.
+fn patch_media_types(rd: &ResourceDef) -> &'static [&'static str] {
+    if rd.custom {
+        &[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+        ]
+    } else {
+        &[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+            "application/apply-patch+yaml",
+        ]
+    }
+}
+
+fn decode_body(req: &Request, rd: &ResourceDef) -> Result<Value, ApiError> {
     let yaml = match req.content_type.as_deref() {
         None | Some("application/json") | Some("*/*") => false,
         Some("application/yaml") | Some("application/x-yaml") | Some("text/yaml") => true,
         Some(crate::proto::CONTENT_TYPE) => {
             return crate::proto::decode(&req.body).map_err(|e| {
                 if e.starts_with("protobuf is not supported") {
-                    ApiError::unsupported_media_type(crate::proto::CONTENT_TYPE)
+                    ApiError::unsupported_media_type(body_media_types(rd))
                 } else {
                     ApiError::bad_request(format!(
                         "the body of the request could not be decoded: {e}"
@@ -502,7 +533,7 @@ fn decode_body(req: &Request) -> Result<Value, ApiError> {
                 }
             });
         }
-        Some(other) => return Err(ApiError::unsupported_media_type(other)),
+        Some(_) => return Err(ApiError::unsupported_media_type(body_media_types(rd))),
     };
     let v = decode_value(&req.body, yaml)?;
     if !v.is_object() {
@@ -832,8 +863,13 @@ fn watch_spec(
     let rv = check_rv_params(req, req.flag("sendInitialEvents"))?;
     let send_initial_events = req.flag("sendInitialEvents");
     if send_initial_events && req.q("resourceVersionMatch") != Some("NotOlderThan") {
-        return Err(ApiError::unprocessable(
-            "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        return Err(ApiError::invalid_field(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            "resourceVersionMatch",
+            "Forbidden",
+            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
         ));
     }
     let timeout =
@@ -1319,6 +1355,26 @@ fn prepare_create(
         {
             Some(prefix) => format!("{prefix}{}", util::name_suffix()),
             None => {
+                // As kube-apiserver, a custom resource's schema is still
+                // checked, after the name.
+                if let Some(check) = &rd.admission {
+                    let required = suido_admission::FieldError::required(
+                        "metadata.name",
+                        "name or generateName is required",
+                    );
+                    let mut probe = obj.clone();
+                    if let Err(rej) =
+                        check.admit_after(&rd.kind, &rd.group, "", &mut probe, None, vec![required])
+                    {
+                        return Err(ApiError::invalid(
+                            &rd.group,
+                            &rd.kind,
+                            "",
+                            rej.message,
+                            &rej.causes,
+                        ));
+                    }
+                }
                 return Err(ApiError::invalid_field(
                     &rd.group,
                     &rd.kind,
@@ -1926,6 +1982,18 @@ fn update(
         if old.is_none() {
             return Err(ApiError::not_found(&rd.group, &rd.plural, name));
         }
+        // Custom resources allow no unconditional update (kube-apiserver's
+        // AllowUnconditionalUpdate is false for them).
+        if rd.custom && meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
+            return Err(ApiError::invalid_field(
+                &rd.group,
+                &rd.plural,
+                name,
+                "metadata.resourceVersion",
+                "Invalid value",
+                "0: must be specified for an update",
+            ));
+        }
         Ok(body)
     })
 }
@@ -1943,7 +2011,7 @@ fn patch_object(
     match ct {
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
             if ct == "application/strategic-merge-patch+json" && rd.custom {
-                return Err(ApiError::unsupported_media_type(ct));
+                return Err(ApiError::unsupported_media_type(patch_media_types(rd)));
             }
             let p = decode_value(&req.body, false)?;
             if !p.is_object() {
@@ -2023,10 +2091,7 @@ fn patch_object(
                         .iter()
                         .map(|c| status::Cause {
                             reason: "FieldManagerConflict".into(),
-                            message: format!(
-                                "conflict with \"{}\" using {}",
-                                c.manager, c.api_version
-                            ),
+                            message: format!("conflict with {}", c.manager_text()),
                             field: c.field.clone(),
                         })
                         .collect();
@@ -2040,8 +2105,7 @@ fn patch_object(
                 })
             })
         }
-        "" => Err(ApiError::unsupported_media_type("")),
-        other => Err(ApiError::unsupported_media_type(other)),
+        _ => Err(ApiError::unsupported_media_type(patch_media_types(rd))),
     }
 }
 

@@ -45,14 +45,18 @@ fn full(r: Response) -> http::Response<RespBody> {
     for w in &r.warnings {
         // Header values must be visible ASCII; anything else would make the
         // whole response invalid.
-        let text: String = w
-            .chars()
-            .map(|c| match c {
-                '"' => '\'',
-                ' '..='~' => c,
-                _ => '?',
-            })
-            .collect();
+        // kube-apiserver quotes the text as Go's strconv.Quote does.
+        let mut text = String::with_capacity(w.len());
+        for c in w.chars() {
+            match c {
+                '"' | '\\' => {
+                    text.push('\\');
+                    text.push(c);
+                }
+                ' '..='~' => text.push(c),
+                _ => text.push('?'),
+            }
+        }
         b = b.header("warning", format!("299 - \"{text}\""));
     }
     b.body(Full::new(Bytes::from(r.body)).boxed())

@@ -3,10 +3,12 @@
 //!
 //! Items of `x-kubernetes-list-type: map` lists are merged and owned per
 //! key, and `set` lists of scalars per value, as upstream (`metadata`
-//! always has its list types). Differences from the real server (also in
-//! docs/control-plane.md): other lists are atomic; `fieldsV1` lists leaf
-//! fields only (no `.` entries); ownership of a field with an equal value is
-//! shared without conflict, as upstream.
+//! always has its list types). Other lists are atomic. As upstream, an
+//! applied configuration owns its leaf fields and list items; an update owns
+//! what it changed, including every map and list it added (`.` entries in
+//! `fieldsV1`); ownership of a field with an equal value is shared without
+//! conflict; entries are kept in upstream's order (Apply before Update, then
+//! by time and manager).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,7 +33,6 @@ fn ignored(path: &[String]) -> bool {
                 | "deletionTimestamp"
                 | "deletionGracePeriodSeconds"
                 | "selfLink"
-                | "generateName"
         ),
         _ => false,
     }
@@ -139,21 +140,39 @@ fn keyed_list(list: &[Value], schema: Option<&Value>) -> Option<Vec<String>> {
         .then_some(keys)
 }
 
-/// Collects the leaf paths of a value. Scalars, atomic lists and empty
-/// objects are leaves; items of `listType=map` lists (per `schema`) are
-/// addressed by their keys (`k:{"type":"Ready"}`).
+/// The fields an applied configuration owns: its leaves (scalars, atomic
+/// lists, empty objects) and its list items, those of `listType=map` lists
+/// (per `schema`) addressed by their keys (`k:{"type":"Ready"}`), those of
+/// sets by value (`v:"a"`).
 pub fn leaves(v: &Value, schema: Option<&Value>) -> BTreeSet<FieldPath> {
+    paths(v, schema, false).into_keys().collect()
+}
+
+/// Every field of a value, each with whether it is compound (a non-empty map,
+/// a set or a keyed list, whose own membership is written `.`), the items and
+/// leaves as [`leaves`] has them.
+fn nodes(v: &Value, schema: Option<&Value>) -> BTreeMap<FieldPath, bool> {
+    paths(v, schema, true)
+}
+
+fn paths(v: &Value, schema: Option<&Value>, compound: bool) -> BTreeMap<FieldPath, bool> {
     fn walk(
         v: &Value,
         schema: Option<&Value>,
         path: &mut FieldPath,
-        out: &mut BTreeSet<FieldPath>,
+        compound: bool,
+        out: &mut BTreeMap<FieldPath, bool>,
     ) {
         if ignored(path) {
             return;
         }
         match v {
             Value::Object(o) if !o.is_empty() => {
+                // The root and `metadata` are never members (upstream strips them).
+                let item = path.last().is_some_and(|l| l.starts_with("k:{"));
+                if item || (compound && !path.is_empty() && path != &["metadata"]) {
+                    out.insert(path.clone(), true);
+                }
                 for (k, x) in o {
                     path.push(k.clone());
                     let child = if path.len() == 1 {
@@ -161,40 +180,46 @@ pub fn leaves(v: &Value, schema: Option<&Value>) -> BTreeSet<FieldPath> {
                     } else {
                         child_schema(schema, k)
                     };
-                    walk(x, child, path, out);
+                    walk(x, child, path, compound, out);
                     path.pop();
                 }
             }
             Value::Array(a) if !a.is_empty() && scalar_set(a, schema) => {
+                if compound {
+                    out.insert(path.clone(), true);
+                }
                 for item in a {
                     path.push(set_elem(item));
-                    out.insert(path.clone());
+                    out.insert(path.clone(), false);
                     path.pop();
                 }
             }
             Value::Array(a) if !a.is_empty() => match keyed_list(a, schema) {
                 Some(keys) => {
+                    if compound {
+                        out.insert(path.clone(), true);
+                    }
                     for item in a {
                         if let Some(elem) = item_key(item, &keys) {
                             path.push(elem);
-                            walk(item, items_schema(schema), path, out);
+                            walk(item, items_schema(schema), path, compound, out);
                             path.pop();
                         }
                     }
                 }
                 None => {
-                    out.insert(path.clone());
+                    out.insert(path.clone(), false);
                 }
             },
             _ => {
                 if !path.is_empty() {
-                    out.insert(path.clone());
+                    out.insert(path.clone(), false);
                 }
             }
         }
     }
-    let mut out = BTreeSet::new();
-    walk(v, schema, &mut Vec::new(), &mut out);
+    let mut out = BTreeMap::new();
+    walk(v, schema, &mut Vec::new(), compound, &mut out);
     out
 }
 
@@ -258,31 +283,52 @@ fn drop_empty_items(v: &mut Value, schema: Option<&Value>, root: bool) {
     }
 }
 
-/// Encodes a set of paths as `fieldsV1`.
+/// Encodes a set of paths as `fieldsV1`; a member with members below it gets
+/// a `.` entry.
 pub fn encode(paths: &BTreeSet<FieldPath>) -> Value {
     let mut root = Map::new();
     for p in paths {
-        let mut cur = &mut root;
-        for seg in p {
-            let key = if seg.starts_with("k:{") || seg.starts_with("v:") {
-                seg.clone()
-            } else {
-                format!("f:{seg}")
-            };
-            let entry = cur.entry(key).or_insert_with(|| Value::Object(Map::new()));
-            match entry {
-                Value::Object(m) => cur = m,
-                _ => break,
-            }
+        // The paths below `p` sort right after it.
+        let has_children = paths
+            .range::<FieldPath, _>((std::ops::Bound::Excluded(p), std::ops::Bound::Unbounded))
+            .next()
+            .is_some_and(|q| q.starts_with(p));
+        if has_children {
+            let mut dotted = p.clone();
+            dotted.push(".".into());
+            insert_encoded(&mut root, &dotted);
+        } else {
+            insert_encoded(&mut root, p);
         }
     }
     Value::Object(root)
 }
 
-/// Decodes `fieldsV1` into leaf paths; `k:` item keys are kept as path
-/// elements, and `v:`/`i:` items make the list itself the leaf.
+/// Inserts one path into an encoded tree (a `.` segment stays `.`).
+fn insert_encoded(root: &mut Map<String, Value>, path: &[String]) {
+    let mut cur = root;
+    for seg in path {
+        let key = if seg == "." || seg.starts_with("k:{") || seg.starts_with("v:") {
+            seg.clone()
+        } else {
+            format!("f:{seg}")
+        };
+        let entry = cur.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        match entry {
+            Value::Object(m) => cur = m,
+            _ => return,
+        }
+    }
+}
+
+/// Decodes `fieldsV1` into paths: leaves, and nodes marked `.`; `k:` item
+/// keys are kept as path elements, and `v:`/`i:` items make the list itself
+/// the leaf.
 pub fn decode(fields: &Value) -> BTreeSet<FieldPath> {
     fn walk(v: &Value, path: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+        if !path.is_empty() && v.get(".").is_some() {
+            out.insert(path.clone());
+        }
         let children: Vec<(String, &Value)> = v
             .as_object()
             .map(|o| {
@@ -377,10 +423,29 @@ pub fn read(obj: &Value) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
-/// Writes `metadata.managedFields`, dropping empty entries.
+/// Writes `metadata.managedFields`, dropping empty entries, in upstream's
+/// order: Apply before Update, then by time, manager, API version and
+/// subresource.
 pub fn write(obj: &mut Value, entries: &[Entry]) {
-    let arr: Vec<Value> = entries
-        .iter()
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|p, q| {
+        (
+            &p.operation,
+            &p.time,
+            &p.manager,
+            &p.api_version,
+            &p.subresource,
+        )
+            .cmp(&(
+                &q.operation,
+                &q.time,
+                &q.manager,
+                &q.api_version,
+                &q.subresource,
+            ))
+    });
+    let arr: Vec<Value> = sorted
+        .into_iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
             let mut v = json!({
@@ -407,7 +472,9 @@ pub fn write(obj: &mut Value, entries: &[Entry]) {
 }
 
 /// Records an update (PUT, merge or JSON patch, create): the fields that
-/// changed between `old` and `new` now belong to `manager`.
+/// changed between `old` and `new` now belong to `manager`. As upstream,
+/// "changed" is every field `new` added (maps and lists included) and every
+/// leaf whose value differs; fields `new` removed leave every manager.
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -420,15 +487,21 @@ pub fn record_update(
     // The entries the write carries (the stored ones unless the client
     // changed them).
     let mut entries = read(new);
-    let new_leaves = leaves(new, schema);
-    let changed: BTreeSet<FieldPath> = new_leaves
+    let new_nodes = nodes(new, schema);
+    let old_nodes = old.map(|o| nodes(o, schema)).unwrap_or_default();
+    let changed: BTreeSet<FieldPath> = new_nodes
         .iter()
-        .filter(|p| old.and_then(|o| get(o, p)) != get(new, p))
-        .cloned()
+        .filter(|(p, compound)| match old_nodes.get(*p) {
+            None => true,
+            Some(was_compound) => {
+                !(**compound && *was_compound) && old.and_then(|o| get(o, p)) != get(new, p)
+            }
+        })
+        .map(|(p, _)| p.clone())
         .collect();
     for e in &mut entries {
         e.fields
-            .retain(|p| new_leaves.contains(p) && !changed.contains(p));
+            .retain(|p| new_nodes.contains_key(p) && !changed.contains(p));
     }
     if !changed.is_empty() {
         match entries.iter_mut().find(|e| {
@@ -463,6 +536,30 @@ pub struct Conflict {
     pub manager: String,
     /// Its API version.
     pub api_version: String,
+    /// Its operation (`Apply` or `Update`).
+    pub operation: String,
+    /// Its subresource, or empty.
+    pub subresource: String,
+    /// When it last wrote.
+    pub time: String,
+}
+
+impl Conflict {
+    /// The other manager as kube-apiserver names it: `"m"`, with `with subresource "status"`
+    /// when it wrote a subresource, and `using v1 at TIME` when it updated rather than applied.
+    pub fn manager_text(&self) -> String {
+        let mut s = format!("\"{}\"", self.manager);
+        if !self.subresource.is_empty() {
+            s.push_str(&format!(" with subresource \"{}\"", self.subresource));
+        }
+        if self.operation == "Update" {
+            s.push_str(&format!(" using {}", self.api_version));
+            if !self.time.is_empty() {
+                s.push_str(&format!(" at {}", self.time));
+            }
+        }
+        s
+    }
 }
 
 fn deep_merge(target: &mut Value, applied: &Value, schema: Option<&Value>, root: bool) {
@@ -560,12 +657,19 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
         !(e.manager == manager && e.operation == "Apply") && e.subresource == subresource
     }) {
         for p in e.fields.intersection(&applied_paths) {
-            if get(live, p) != get(&candidate, p) {
+            let (before, after) = (get(live, p), get(&candidate, p));
+            // A list item present before and after conflicts only in its fields.
+            let both_items =
+                before.is_some_and(Value::is_object) && after.is_some_and(Value::is_object);
+            if !both_items && before != after {
                 conflicts.push(Conflict {
                     field: display_path(p),
                     path: p.clone(),
                     manager: e.manager.clone(),
                     api_version: e.api_version.clone(),
+                    operation: e.operation.clone(),
+                    subresource: e.subresource.clone(),
+                    time: e.time.clone(),
                 });
             }
         }
@@ -621,26 +725,30 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value, Vec<Conflict
     Ok(out)
 }
 
-/// The apiserver's conflict message.
+/// The apiserver's conflict message: one conflict inline, several listed per manager (in the
+/// order of their names).
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
-    let mut by_manager: BTreeMap<&str, Vec<&Conflict>> = BTreeMap::new();
+    if let [c] = conflicts {
+        return format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            c.manager_text(),
+            c.field
+        );
+    }
+    let mut by_manager: BTreeMap<String, Vec<&Conflict>> = BTreeMap::new();
     for c in conflicts {
-        by_manager.entry(c.manager.as_str()).or_default().push(c);
+        by_manager.entry(c.manager_text()).or_default().push(c);
     }
-    let n = conflicts.len();
-    let mut msg = format!(
-        "Apply failed with {n} conflict{}:",
-        if n == 1 { "" } else { "s" }
-    );
-    for cs in by_manager.values() {
-        for c in cs {
-            msg.push_str(&format!(
-                " conflict with \"{}\" using {}: {}",
-                c.manager, c.api_version, c.field
-            ));
-        }
+    let mut lines = Vec::new();
+    for (manager, cs) in &by_manager {
+        lines.push(format!("conflicts with {manager}:"));
+        lines.extend(cs.iter().map(|c| format!("- {}", c.field)));
     }
-    msg
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -712,14 +820,25 @@ mod tests {
         let now = "t";
         let mut o = json!({"metadata": {"name": "x"}, "spec": {"a": 1}});
         record_update(None, &mut o, None, ("kubectl", ""), "v1", now);
+        assert_eq!(
+            o["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:spec": {".": {}, "f:a": {}}})
+        );
         let old = o.clone();
         o["spec"]["a"] = json!(2);
         o["spec"]["b"] = json!(1);
         record_update(Some(&old), &mut o, None, ("other", ""), "v1", now);
         let es = read(&o);
-        assert_eq!(es.len(), 1);
-        assert_eq!(es[0].manager, "other");
-        assert_eq!(es[0].fields.len(), 2);
+        // kubectl keeps the map it created; the changed and added leaves are other's.
+        assert_eq!(es.len(), 2);
+        assert_eq!(es[0].manager, "kubectl");
+        assert_eq!(es[0].fields, BTreeSet::from([vec!["spec".to_string()]]));
+        assert_eq!(es[1].manager, "other");
+        assert_eq!(es[1].fields.len(), 2);
+        assert_eq!(
+            o["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:spec": {}})
+        );
     }
 }
 

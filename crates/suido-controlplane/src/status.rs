@@ -191,13 +191,14 @@ impl ApiError {
         )
     }
 
-    /// 415.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// 415, naming the media types the endpoint accepts, as kube-apiserver does.
+    pub fn unsupported_media_type(accepted: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json (got \"{content_type}\")"
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
             ),
         )
     }

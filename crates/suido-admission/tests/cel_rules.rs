@@ -216,10 +216,7 @@ fn root_rule_and_metadata() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(
-        errs,
-        ["<nil>: Invalid value: name must start with web-"]
-    );
+    assert_eq!(errs, ["<nil>: Invalid value: name must start with web-"]);
 }
 
 #[test]

@@ -159,7 +159,17 @@ impl Response {
 
     /// The response of an error.
     pub fn error(e: &ApiError) -> Response {
-        Response::json(e.code, &e.to_status())
+        if e.is_plain_not_found() {
+            return Response {
+                status: 404,
+                content_type: "text/plain; charset=utf-8".into(),
+                body: b"404 page not found\n".to_vec(),
+                warnings: Vec::new(),
+            };
+        }
+        let mut r = Response::json(e.code, &e.to_status());
+        r.warnings = e.warnings.clone();
+        r
     }
 }
 
@@ -489,15 +499,13 @@ fn decode_value(bytes: &[u8], yaml: bool) -> Result<Value, ApiError> {
 
 /// The media types a create or update accepts.
 fn body_media_types(rd: &ResourceDef) -> &'static [&'static str] {
-    if rd.custom {
-        &["application/json", "application/yaml"]
-    } else {
-        &[
-            "application/json",
-            "application/yaml",
-            crate::proto::CONTENT_TYPE,
-        ]
-    }
+    // kube-apiserver names protobuf for custom resources too, though it cannot decode it.
+    let _ = rd;
+    &[
+        "application/json",
+        "application/yaml",
+        crate::proto::CONTENT_TYPE,
+    ]
 }
 
 /// The media types a patch accepts.
@@ -627,6 +635,18 @@ fn meta(obj: &Value) -> &Map<String, Value> {
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
+/// Starts a graceful deletion: the deletion timestamp, a grace period of 0, and (as
+/// kube-apiserver does, so that controllers see a new generation) the generation bumped.
+fn mark_deleting(m: &mut Map<String, Value>, now: &str) {
+    m.insert("deletionTimestamp".into(), json!(now));
+    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+    if let Some(g) = m.get("generation").and_then(Value::as_i64)
+        && g > 0
+    {
+        m.insert("generation".into(), json!(g + 1));
+    }
+}
+
 fn meta_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
     obj.get_mut("metadata").and_then(|m| m.as_object_mut())
 }
@@ -713,11 +733,21 @@ fn unhex(s: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
-fn selectors(req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {
+fn selectors(rd: &ResourceDef, req: &Request) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
     let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or(""))
         .map_err(ApiError::bad_request)?;
+    // A custom resource without selectable fields selects by name and namespace only.
+    if rd.custom
+        && let Some(other) = fields
+            .paths()
+            .find(|p| *p != "metadata.name" && *p != "metadata.namespace")
+    {
+        return Err(ApiError::bad_request(format!(
+            "field label not supported: {other}"
+        )));
+    }
     Ok((labels, fields))
 }
 
@@ -755,7 +785,7 @@ fn list(
     state
         .lists_served
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (labels, fields) = selectors(req)?;
+    let (labels, fields) = selectors(rd, req)?;
     let rv_param = check_rv_params(req, false)?;
     let cont = req.q("continue").filter(|s| !s.is_empty());
     let mut limit = match req.q("limit").filter(|s| !s.is_empty()) {
@@ -781,6 +811,9 @@ fn list(
     let (rv, items) = state
         .store
         .list(&rd.storage_group, &rd.storage_resource, ns);
+    if let Some(want) = rv_param.filter(|w| *w > rv && cont.is_none()) {
+        return Err(ApiError::too_large_resource_version(want, rv));
+    }
     let mut out = Vec::new();
     let mut next = None;
     let mut remaining = 0usize;
@@ -808,6 +841,9 @@ fn list(
     {
         list_meta["continue"] = Value::String(hex(&n));
         list_meta["remainingItemCount"] = json!(remaining);
+    } else if rd.custom && format == Format::Object {
+        // kube-apiserver's unstructured lists of custom resources carry an empty token.
+        list_meta["continue"] = json!("");
     }
     let body = match format {
         Format::Table(inc) => serde_json::to_vec(&table::table(rd, &out, true, list_meta, inc)),
@@ -859,7 +895,7 @@ fn watch_spec(
     if format == Format::Metadata {
         format = Format::Metadata;
     }
-    let (labels, fields) = selectors(req)?;
+    let (labels, fields) = selectors(rd, req)?;
     let rv = check_rv_params(req, req.flag("sendInitialEvents"))?;
     let send_initial_events = req.flag("sendInitialEvents");
     if send_initial_events && req.q("resourceVersionMatch") != Some("NotOlderThan") {
@@ -1104,7 +1140,11 @@ fn admit(
     let name = meta_str(obj, "name").unwrap_or_default().to_string();
     check
         .admit(&rd.kind, &rd.group, &name, obj, old)
-        .map_err(|rej| ApiError::invalid(&rd.group, &rd.kind, &name, rej.message, &rej.causes))
+        .map_err(|rej| {
+            let mut e = ApiError::invalid(&rd.group, &rd.kind, &name, rej.message, &rej.causes);
+            e.warnings = warnings.clone();
+            e
+        })
 }
 
 fn validate_crd(obj: &Value) -> Result<(), ApiError> {
@@ -1569,14 +1609,34 @@ fn prepare_update(
     };
     if meta(old).contains_key("deletionTimestamp") {
         let before: BTreeSet<String> = finalizers(old).into_iter().collect();
-        if finalizers(&result).iter().any(|f| !before.contains(f)) {
-            return Err(ApiError::invalid_field(
+        let added: Vec<String> = finalizers(&result)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .map(|f| format!("{f:?}"))
+            .collect();
+        if !added.is_empty() {
+            // kube-apiserver checks the metadata twice on an update (the generic store
+            // and the custom resource strategy): two causes, one message.
+            let detail = format!(
+                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                added.join(", ")
+            );
+            let cause = status::Cause {
+                reason: "FieldValueForbidden".into(),
+                message: detail.clone(),
+                field: "metadata.finalizers".into(),
+            };
+            let subject = if rd.group.is_empty() {
+                rd.kind.clone()
+            } else {
+                format!("{}.{}", rd.kind, rd.group)
+            };
+            return Err(ApiError::invalid(
                 &rd.group,
                 &rd.kind,
                 &name,
-                "metadata.finalizers",
-                "Forbidden",
-                "no new finalizers can be added if the object is being deleted",
+                format!("{subject} \"{name}\" is invalid: metadata.finalizers: {detail}"),
+                &[cause.clone(), cause],
             ));
         }
     }
@@ -1645,8 +1705,7 @@ fn removal_writes(
                 if !meta(o).contains_key("deletionTimestamp") {
                     let mut x = (**o).clone();
                     if let Some(m) = meta_mut(&mut x) {
-                        m.insert("deletionTimestamp".into(), json!(now));
-                        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                        mark_deleting(m, now);
                     }
                     writes.push(Write::Put {
                         key: k.clone(),
@@ -1659,8 +1718,7 @@ fn removal_writes(
         if remaining {
             let mut ns = obj.clone();
             if let Some(m) = meta_mut(&mut ns) {
-                m.insert("deletionTimestamp".into(), json!(now));
-                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                mark_deleting(m, now);
             }
             ns["status"] = json!({"phase": "Terminating"});
             writes.push(Write::Put {
@@ -1802,8 +1860,7 @@ fn collect_garbage(objects: &Objects, writes: &mut Vec<Write>, now: &str, orphan
             } else if !meta(o).contains_key("deletionTimestamp") {
                 let mut x = (**o).clone();
                 if let Some(m) = meta_mut(&mut x) {
-                    m.insert("deletionTimestamp".into(), json!(now));
-                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    mark_deleting(m, now);
                 }
                 touched.insert(k.clone());
                 writes.push(Write::Put {
@@ -1982,6 +2039,11 @@ fn update(
         if old.is_none() {
             return Err(ApiError::not_found(&rd.group, &rd.plural, name));
         }
+        if let Some(n) = meta_str(&body, "name").filter(|n| !n.is_empty() && *n != name) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
         // Custom resources allow no unconditional update (kube-apiserver's
         // AllowUnconditionalUpdate is false for them).
         if rd.custom && meta_str(&body, "resourceVersion").is_none_or(str::is_empty) {
@@ -2042,12 +2104,18 @@ fn patch_object(
         }
         "application/apply-patch+yaml" | "application/apply-patch+json" => {
             let manager = opts.manager.clone().ok_or_else(|| {
-                ApiError::bad_request(
-                    "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+                ApiError::invalid_field(
+                    "meta.k8s.io",
+                    "PatchOptions",
+                    "",
+                    "fieldManager",
+                    "Required value",
+                    "is required for apply patch",
                 )
             })?;
             let mut applied = decode_value(&req.body, true)?;
             check_apply_body(rd, &mut applied, name)?;
+            check_apply_fields(rd, &applied, ns, name)?;
             let av = rd.api_version();
             mutate(state, rd, ns, name, status_sub, opts, true, |old| {
                 let live = match old {
@@ -2105,8 +2173,42 @@ fn patch_object(
                 })
             })
         }
+        // kube-apiserver's built-in types answer an unknown patch type tersely.
+        _ if !rd.custom => Err(ApiError::unsupported_media_type_bare()),
         _ => Err(ApiError::unsupported_media_type(patch_media_types(rd))),
     }
+}
+
+/// Refuses an applied configuration with fields its schema does not declare, as
+/// kube-apiserver does (with a 500, when it fails to type the patch).
+fn check_apply_fields(
+    rd: &ResourceDef,
+    applied: &Value,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<(), ApiError> {
+    let Some(check) = &rd.admission else {
+        return Ok(());
+    };
+    let unknown = check.unknown_fields(applied);
+    let errors: Vec<String> = unknown
+        .iter()
+        .map(|f| format!(".{f}: field not declared in schema"))
+        .collect();
+    let detail = match errors.as_slice() {
+        [] => return Ok(()),
+        [one] => one.clone(),
+        many => format!("errors:\n  {}", many.join("\n  ")),
+    };
+    Err(ApiError::unclassified(
+        500,
+        format!(
+            "failed to create typed patch object ({}/{name}; {}, Kind={}): {detail}",
+            ns.unwrap_or(""),
+            rd.api_version(),
+            rd.kind
+        ),
+    ))
 }
 
 fn check_apply_body(rd: &ResourceDef, applied: &mut Value, name: &str) -> Result<(), ApiError> {
@@ -2122,6 +2224,11 @@ fn check_apply_body(rd: &ResourceDef, applied: &mut Value, name: &str) -> Result
         return Err(ApiError::bad_request(
             "invalid object type: apiVersion and kind must be set in an apply patch",
         ));
+    }
+    if av != rd.api_version() || kind != rd.kind {
+        return Err(ApiError::bad_request(format!(
+            "invalid object type: {av}, Kind={kind}"
+        )));
     }
     match o
         .get("metadata")
@@ -2180,8 +2287,7 @@ fn delete_writes(
     } else {
         let mut x = obj.clone();
         if let Some(m) = meta_mut(&mut x) {
-            m.insert("deletionTimestamp".into(), json!(now));
-            m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            mark_deleting(m, now);
         }
         writes.push(Write::Put {
             key: key.clone(),
@@ -2219,16 +2325,16 @@ fn delete(
             if let Some(uid) = pre.get("uid").and_then(|u| u.as_str())
                 && Some(uid) != meta_str(&obj, "uid")
             {
-                return Err(ApiError::conflict(&rd.group, &rd.plural, name, &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                return Err(ApiError::conflict(&rd.group, &rd.kind, name, &format!(
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
                     meta_str(&obj, "uid").unwrap_or_default()
                 )));
             }
             if let Some(rv) = pre.get("resourceVersion").and_then(|u| u.as_str())
                 && Some(rv) != meta_str(&obj, "resourceVersion")
             {
-                return Err(ApiError::conflict(&rd.group, &rd.plural, name, &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                return Err(ApiError::conflict(&rd.group, &rd.kind, name, &format!(
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
                     meta_str(&obj, "resourceVersion").unwrap_or_default()
                 )));
             }
@@ -2269,11 +2375,11 @@ fn delete_collection(
     ns: Option<&str>,
     req: &Request,
 ) -> Result<Response, ApiError> {
-    let (labels, fields) = selectors(req)?;
+    let (labels, fields) = selectors(rd, req)?;
     let _ = delete_options(req)?;
     let dry_run = req.q("dryRun") == Some("All");
     let now = util::now_rfc3339();
-    let (_, written) = state.store.transact(|objects| {
+    let (deleted_view, written) = state.store.transact(|objects| {
         let start = ObjKey::new(
             &rd.storage_group,
             &rd.storage_resource,
@@ -2311,14 +2417,41 @@ fn delete_collection(
             }
         }
         collect_garbage(objects, &mut writes, &now, false);
-        if dry_run {
-            return Ok::<_, ApiError>((vec![], ()));
+        // The answer lists each object as the deletion left it (marked, when a
+        // finalizer holds it), as kube-apiserver's does.
+        let mut deleted_view = Vec::new();
+        for (k, o) in &targets {
+            let after = writes.iter().rev().find_map(|w| match w {
+                Write::Put { key, object, .. } if key == k => Some(object.clone()),
+                _ => None,
+            });
+            deleted_view.push(after.unwrap_or_else(|| (**o).clone()));
         }
-        Ok((writes, ()))
+        if dry_run {
+            return Ok::<_, ApiError>((vec![], deleted_view));
+        }
+        Ok((writes, deleted_view))
     })?;
     commit_result(state, rd, &written);
+    // A marked object as committed, with its new resourceVersion.
+    let items: Vec<Value> = deleted_view
+        .iter()
+        .map(|o| {
+            let uid = meta_str(o, "uid");
+            let committed = written
+                .iter()
+                .find(|w| uid.is_some() && meta_str(w, "uid") == uid)
+                .map(|w| (**w).clone());
+            to_view(rd, &committed.unwrap_or_else(|| o.clone()))
+        })
+        .collect();
     Ok(Response::json(
         200,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"group": rd.group, "kind": rd.plural}}),
+        &json!({
+            "kind": format!("{}List", rd.kind),
+            "apiVersion": rd.api_version(),
+            "metadata": {"resourceVersion": state.store.current_rv().to_string(), "continue": ""},
+            "items": items,
+        }),
     ))
 }

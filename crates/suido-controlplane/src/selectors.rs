@@ -82,6 +82,14 @@ impl LabelSelector {
             } else {
                 LabelReq::Exists(part.to_string())
             };
+            if let LabelReq::Eq(_, v) | LabelReq::Ne(_, v) = &req
+                && let Some(c) = v
+                    .chars()
+                    .next()
+                    .filter(|c| matches!(c, '=' | '!' | '(' | ')' | ','))
+            {
+                return Err(format!("found '{c}', expected: identifier"));
+            }
             let key = match &req {
                 LabelReq::Eq(k, _)
                 | LabelReq::Ne(k, _)
@@ -125,6 +133,11 @@ impl LabelSelector {
 pub struct FieldSelector(Vec<(Vec<String>, bool, String)>);
 
 impl FieldSelector {
+    /// The field paths the selector names (`metadata.name`).
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.0.iter().map(|(p, _, _)| p.join("."))
+    }
+
     /// Parses the `fieldSelector` query parameter.
     pub fn parse(s: &str) -> Result<FieldSelector, String> {
         let mut reqs = Vec::new();

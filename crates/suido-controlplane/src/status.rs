@@ -16,6 +16,9 @@ pub struct ApiError {
     pub message: String,
     /// Optional `details` object.
     pub details: Option<Value>,
+    /// `Warning` headers found before the error (unknown fields, say), which
+    /// kube-apiserver still sends with it.
+    pub warnings: Vec<String>,
 }
 
 /// One entry of `details.causes`.
@@ -45,6 +48,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -63,15 +67,22 @@ impl ApiError {
         .with_details(group, resource, name)
     }
 
-    /// 404 for an unknown path.
+    /// 404 for an unknown path. kube-apiserver answers these with a plain-text
+    /// `404 page not found`, not a `Status` (see [`ApiError::is_plain_not_found`]).
     pub fn path_not_found(path: &str) -> Self {
         let _ = path;
-        Self::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )
-        .with_details("", "", "")
+        Self::new(404, "", "404 page not found")
+    }
+
+    /// Whether this is the plain-text 404 of an unknown path.
+    pub fn is_plain_not_found(&self) -> bool {
+        self.code == 404 && self.reason.is_empty()
+    }
+
+    /// An error kube-apiserver reports with no reason (a bare `errors.New` from deep inside,
+    /// such as a server-side apply patch that its schema cannot type).
+    pub fn unclassified(code: u16, message: impl Into<String>) -> Self {
+        Self::new(code, "", message)
     }
 
     /// 409 for a create of an existing object.
@@ -203,6 +214,27 @@ impl ApiError {
         )
     }
 
+    /// 504 for a read at a resourceVersion the server has not reached. kube-apiserver
+    /// waits up to 3 s for it first; the local store has every write already, so it
+    /// answers at once.
+    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+        let mut e = Self::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {requested}, current: {current}"),
+        );
+        e.details = Some(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1
+        }));
+        e
+    }
+
+    /// 415 without the list of media types.
+    pub fn unsupported_media_type_bare() -> Self {
+        Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type")
+    }
+
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
@@ -221,9 +253,11 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
+        if !self.reason.is_empty() {
+            s["reason"] = json!(self.reason);
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }
